@@ -1,0 +1,145 @@
+// CPU scatter_reduce: points grouped by voxel (a stable counting sort), each
+// voxel reduced by one thread: no atomics, no races, results independent of
+// the thread count; sums accumulate in ascending point index (the reference's
+// index_add order) and max ties go to the lowest point index (strict >).
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "scatter_reduce/scatter_reduce.h"
+
+namespace perception {
+
+ScatterReduceResult scatter_reduce_forward_cpu(const at::Tensor& feats, const at::Tensor& point_to_voxel,
+                                               int64_t num_voxels, Reduce reduce) {
+  const int64_t p = feats.size(0), c = feats.size(1), v = num_voxels;
+  const int64_t* p2v = point_to_voxel.data_ptr<int64_t>();
+  at::Tensor counts = at::zeros({v}, point_to_voxel.options());
+  int64_t* cnt = counts.data_ptr<int64_t>();
+  for (int64_t i = 0; i < p; ++i) {
+    const int64_t k = p2v[i];
+    if (k < 0) continue;
+    TORCH_CHECK_INDEX(k < v, "scatter_reduce: point_to_voxel[", num_str(i), "] = ", num_str(k),
+                      " is out of range for num_voxels = ", num_str(v));
+    ++cnt[k];
+  }
+
+  // A stable counting sort of the points by voxel (CSR); each voxel is then reduced by one thread over its
+  // points in ascending index, its output row resident in cache while the point rows stream in.
+  std::vector<int64_t> offset(static_cast<size_t>(v) + 1, 0);
+  for (int64_t k = 0; k < v; ++k) offset[k + 1] = offset[k] + cnt[k];
+  std::vector<int64_t> order(static_cast<size_t>(offset[v]));
+  {
+    std::vector<int64_t> fill(offset.begin(), offset.end() - 1);
+    for (int64_t i = 0; i < p; ++i)
+      if (p2v[i] >= 0) order[fill[p2v[i]]++] = i;
+  }
+  at::Tensor out = at::empty({v, c}, feats.options());
+  at::Tensor argmax =
+      reduce == Reduce::kMax ? at::empty({v, c}, point_to_voxel.options()) : at::empty({0}, point_to_voxel.options());
+  AT_DISPATCH_FLOATING_TYPES(feats.scalar_type(), "scatter_reduce_forward_cpu", [&] {
+    // The running argmax is kept at the width of scalar_t so the select loop vectorises.
+    using Index = typename std::conditional<sizeof(scalar_t) == 4, int32_t, int64_t>::type;
+    TORCH_CHECK_VALUE(p <= std::numeric_limits<Index>::max(), "scatter_reduce: too many points (", num_str(p), ")");
+    const scalar_t* f = feats.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
+    int64_t* am = reduce == Reduce::kMax ? argmax.data_ptr<int64_t>() : nullptr;
+    constexpr int64_t kPrefetch = 8;  // points ahead: their rows are random reads, prefetched whole
+    constexpr int64_t kLine = 64 / sizeof(scalar_t);
+    at::parallel_for(0, v, std::max<int64_t>(1, 4096 / std::max<int64_t>(c, 1)), [&](int64_t begin, int64_t end) {
+      std::vector<Index> best(reduce == Reduce::kMax ? static_cast<size_t>(c) : 0);
+      Index* __restrict b = best.data();
+      for (int64_t k = begin; k < end; ++k) {
+        scalar_t* __restrict row = o + k * c;
+        const int64_t q0 = offset[k], q1 = offset[k + 1];
+        if (q0 == q1) {  // no point: 0 (and argmax -1)
+          std::fill(row, row + c, scalar_t(0));
+          if (am) std::fill(am + k * c, am + (k + 1) * c, int64_t(-1));
+          continue;
+        }
+        const int64_t first = order[q0];
+        std::copy(f + first * c, f + (first + 1) * c, row);
+        if (am) std::fill(b, b + c, static_cast<Index>(first));
+        for (int64_t q = q0 + 1; q < q1; ++q) {
+          if (q + kPrefetch < static_cast<int64_t>(order.size())) {
+            const scalar_t* ahead = f + order[q + kPrefetch] * c;
+            for (int64_t j = 0; j < c; j += kLine) __builtin_prefetch(ahead + j);
+          }
+          const Index i = static_cast<Index>(order[q]);
+          const scalar_t* __restrict frow = f + static_cast<int64_t>(i) * c;
+          if (am) {
+            for (int64_t j = 0; j < c; ++j) {  // bit masks, not a conditional store: GCC vectorises this
+              const scalar_t fv = frow[j], rv = row[j];
+              const Index take = -static_cast<Index>(fv > rv);
+              row[j] = fv > rv ? fv : rv;
+              b[j] = (b[j] & ~take) | (i & take);
+            }
+          } else {
+            for (int64_t j = 0; j < c; ++j) row[j] += frow[j];
+          }
+        }
+        if (am) std::copy(b, b + c, am + k * c);
+        if (reduce == Reduce::kMean) {
+          const scalar_t denom = static_cast<scalar_t>(q1 - q0);
+          for (int64_t j = 0; j < c; ++j) row[j] /= denom;
+        }
+      }
+    });
+  });
+  return {out, counts, argmax};
+}
+
+at::Tensor scatter_reduce_backward_cpu(const at::Tensor& grad_out, const at::Tensor& point_to_voxel,
+                                       const at::Tensor& counts, const at::Tensor& argmax, Reduce reduce) {
+  const int64_t p = point_to_voxel.size(0), v = grad_out.size(0), c = grad_out.size(1);
+  const int64_t* p2v = point_to_voxel.data_ptr<int64_t>();
+  const int64_t* cnt = counts.data_ptr<int64_t>();
+  at::Tensor grad;
+  AT_DISPATCH_FLOATING_TYPES(grad_out.scalar_type(), "scatter_reduce_backward_cpu", [&] {
+    const scalar_t* go = grad_out.data_ptr<scalar_t>();
+    if (reduce == Reduce::kMax) {
+      // The gradient of each (voxel, channel) goes to its argmax point; each (point, channel) is the argmax of
+      // at most one voxel, so voxels never write the same element.
+      grad = at::zeros({p, c}, grad_out.options());
+      scalar_t* g = grad.data_ptr<scalar_t>();
+      const int64_t* am = argmax.data_ptr<int64_t>();
+      at::parallel_for(0, v, std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1)), [&](int64_t begin, int64_t end) {
+        for (int64_t k = begin; k < end; ++k)
+          for (int64_t j = 0; j < c; ++j) {
+            const int64_t src = am[k * c + j];
+            if (src >= 0) g[src * c + j] = go[k * c + j];
+          }
+      });
+      return;
+    }
+    // Sum / mean: every gradient row is written exactly once (no zero fill first), gathered from its voxel.
+    grad = at::empty({p, c}, grad_out.options());
+    scalar_t* g = grad.data_ptr<scalar_t>();
+    at::parallel_for(0, p, std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        scalar_t* __restrict grow = g + i * c;
+        const int64_t k = p2v[i];
+        if (k < 0) {
+          std::fill(grow, grow + c, scalar_t(0));
+          continue;
+        }
+        TORCH_CHECK_INDEX(k < v, "scatter_reduce backward: point_to_voxel[", num_str(i), "] = ", num_str(k),
+                          " is out of range for num_voxels = ", num_str(v));
+        const scalar_t* __restrict src = go + k * c;
+        if (reduce == Reduce::kMean) {
+          const scalar_t denom = static_cast<scalar_t>(cnt[k]);
+          for (int64_t j = 0; j < c; ++j) grow[j] = src[j] / denom;
+        } else {
+          std::copy(src, src + c, grow);
+        }
+      }
+    });
+  });
+  return grad;
+}
+
+}  // namespace perception

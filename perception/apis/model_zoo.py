@@ -1,0 +1,59 @@
+"""The models that ship with trained weights for the simulated benchmark.
+
+The weights in ``checkpoints/`` were trained here, on the simulated benchmark
+(``tools/make_sim.py --frames 500 --seed 0``), with the commands recorded in
+``docs/results.md``; they are small and meant for the demo and for tests of
+the inference path, not for real-world data.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+__all__ = ["ModelEntry", "MODEL_ZOO", "repo_path"]
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def repo_path(*parts: str) -> str:
+    """Absolute path of a file of this repository (configs, checkpoints)."""
+    return os.path.join(_REPO, *parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One shipped model.
+
+    Attributes:
+        name: short name used on the command line.
+        task: ``lidar3d``, ``camera2d``, ``panoptic`` or ``fusion``.
+        config: config path relative to the repository root.
+        checkpoint: checkpoint path relative to the repository root.
+        summary: one line for listings.
+    """
+
+    name: str
+    task: str
+    config: str
+    checkpoint: str
+    summary: str
+
+    @property
+    def config_path(self) -> str:
+        return repo_path(self.config)
+
+    @property
+    def checkpoint_path(self) -> str:
+        return repo_path(self.checkpoint)
+
+    @property
+    def available(self) -> bool:
+        return os.path.isfile(self.checkpoint_path)
+
+
+MODEL_ZOO: tuple[ModelEntry, ...] = (
+    ModelEntry(name="centerpoint_pillar", task="lidar3d",
+               config="configs/centerpoint_pillar/centerpoint_pillar_sim.py",
+               checkpoint="checkpoints/centerpoint_pillar_sim.pth",
+               summary="pillar BEV baseline (DynamicVFE + conv BEV + CenterHead)"),
+)

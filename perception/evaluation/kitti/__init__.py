@@ -1,0 +1,20 @@
+"""KITTI object evaluation (2D / BEV / 3D AP and AOS), numerically the official devkit's.
+
+* :func:`evaluate_kitti` -- the fast, vectorised evaluator on :class:`KittiEvalData`;
+* :func:`load_kitti_dirs` / :func:`write_kitti_results` -- label and result directories;
+* :func:`predictions_to_kitti` -- LiDAR-frame predictions to KITTI result objects;
+* :class:`KittiMetric` (``perception.evaluation.kitti.metric``, needs mmengine) -- the mmengine metric;
+* :mod:`.reference` -- the slow line-by-line port of the devkit used to check the fast one.
+
+See ``docs/evaluation.md``.
+"""
+from .convert import predictions_to_kitti
+from .data import (CLASSES, DIFFICULTIES, METRICS, MIN_OVERLAP, OVERLAP_SETS, KittiEvalData, ObjectTable)
+from .evaluate import KittiEvalResult, evaluate_kitti
+from .io import MISSING_POLICIES, load_kitti_dirs, read_result_file, write_kitti_results
+
+__all__ = [
+    "CLASSES", "DIFFICULTIES", "METRICS", "MIN_OVERLAP", "OVERLAP_SETS", "KittiEvalData", "ObjectTable",
+    "KittiEvalResult", "evaluate_kitti", "MISSING_POLICIES", "load_kitti_dirs", "read_result_file",
+    "write_kitti_results", "predictions_to_kitti",
+]

@@ -1,0 +1,18 @@
+"""Typed containers for the stack: boxes with frames, calibration, frames.
+
+Conventions (axes, box origin, yaw) are stated once in
+:mod:`perception.structures.frames`.
+"""
+from .box_iou import (bev_intersection_area, box_iou_2d, box_iou_3d, box_iou_3d_aligned, box_iou_bev,
+                      box_iou_bev_aligned, polygon_intersection_area)
+from .boxes2d import Boxes2D
+from .boxes3d import Boxes3D
+from .calibration import CalibrationError, KittiCalibration
+from .frame import Frame, ObjectAnnotations
+from .frames import CoordFrame, wrap_angle
+
+__all__ = [
+    "Boxes2D", "Boxes3D", "CalibrationError", "CoordFrame", "Frame", "KittiCalibration", "ObjectAnnotations",
+    "bev_intersection_area", "box_iou_2d", "box_iou_3d", "box_iou_3d_aligned", "box_iou_bev",
+    "box_iou_bev_aligned", "polygon_intersection_area", "wrap_angle",
+]
