@@ -38,7 +38,10 @@ stamp="$VENV/.perception-deps"
 want=$(cat requirements.txt tools/install.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing torch 2.13.0 (CPU) and build tools"
-  $PIP install -q torch==2.13.0 numpy==1.26.4 "setuptools<70" wheel ninja
+  $PIP install -q torch==2.13.0 numpy==1.26.4 wheel ninja
+  # torch 2.13 declares setuptools>=77, but mmcv 2.1.0's setup.py needs setuptools<70: install it after
+  # torch on purpose (pip prints a dependency warning; torch only uses setuptools to build extensions).
+  $PIP install -q "setuptools<70"
   log "installing mmcv 2.1.0 with ops (source build the first time: ~14 min on 2 cores; then cached)"
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install -q --no-build-isolation mmcv==2.1.0
   log "installing pinned requirements"

@@ -14,7 +14,8 @@ env_cfg = dict(
     dist_cfg=dict(backend="nccl"),  # tools/train.py switches to gloo on CPU-only machines
 )
 # DeviceAwareDDP = MMDistributedDataParallel that also runs on CPU (gloo); only used with --launcher pytorch.
-model_wrapper_cfg = dict(type="DeviceAwareDDP", broadcast_buffers=False, find_unused_parameters=False)
+# The Runner looks wrappers up in mmengine's root registry, which finds our scope only by the full path.
+model_wrapper_cfg = dict(type="perception.engine.ddp.DeviceAwareDDP", broadcast_buffers=False, find_unused_parameters=False)
 log_processor = dict(type="LogProcessor", window_size=20, by_epoch=False)
 log_level = "INFO"
 load_from = None

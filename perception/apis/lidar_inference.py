@@ -17,6 +17,7 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from perception.engine import use_full_unpickler_for_local_checkpoints
 from perception.registry import MODELS
 from perception.structures import Boxes2D, Frame, ObjectAnnotations
 
@@ -58,6 +59,7 @@ class LidarInferencer:
         if checkpoint is not None:
             if not os.path.isfile(checkpoint):
                 raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+            use_full_unpickler_for_local_checkpoints()  # mmengine checkpoints need it under torch >= 2.6
             load_checkpoint(self.model, checkpoint, map_location="cpu", logger="silent")
         else:
             self.model.init_weights()

@@ -1,10 +1,11 @@
-"""Data: KITTI-format readers, the KITTI dataset and transforms, the driving simulator.
+"""Data: KITTI-format and nuScenes readers and datasets, transforms, the driving simulator.
 
-Importing this package registers :class:`KittiDataset` and the transforms in
-:mod:`perception.registry`.  ``perception.datasets.kitti_io`` and
-``perception.datasets.sim`` can be imported on their own.
+Importing this package registers :class:`KittiDataset`, :class:`NuScenesDataset` and the transforms in
+:mod:`perception.registry`.  ``perception.datasets.kitti_io`` and ``perception.datasets.sim`` can be
+imported on their own.
 """
 from . import transforms  # noqa: F401  (registers the transforms)
 from .kitti_dataset import KittiDataset
+from .nuscenes_dataset import NuScenesDataset
 
-__all__ = ["KittiDataset"]
+__all__ = ["KittiDataset", "NuScenesDataset"]

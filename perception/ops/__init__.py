@@ -15,7 +15,7 @@ extension when it is built and takes the tensors' device, the reference
 otherwise (warning once when the extension is missing); see
 :mod:`perception.ops._extension`.  This package imports torch only.
 """
-from ._extension import IMPLS, extension_available
+from ._extension import IMPLS, backend_summary, extension_available
 from .points_in_boxes import (POINTS_IN_BOXES_EPS, points_in_boxes, points_in_boxes_index,
                               points_in_boxes_index_reference, points_in_boxes_reference)
 from .region_batching import (RegionBatches, RegionBucket, gather_regions, gather_regions_reference, region_batching,
@@ -26,7 +26,7 @@ from .voxelize import (VoxelizationResult, dynamic_voxelize, grid_shape, unique_
 from .window_partition import WindowPartition, window_partition, window_partition_reference
 
 __all__ = [
-    "IMPLS", "POINTS_IN_BOXES_EPS", "REDUCTIONS", "RegionBatches", "RegionBucket", "VoxelizationResult",
+    "IMPLS", "POINTS_IN_BOXES_EPS", "backend_summary", "REDUCTIONS", "RegionBatches", "RegionBucket", "VoxelizationResult",
     "WindowPartition", "dynamic_voxelize", "extension_available", "gather_regions", "gather_regions_reference",
     "grid_shape", "points_in_boxes", "points_in_boxes_index", "points_in_boxes_index_reference",
     "points_in_boxes_reference", "region_batching", "region_batching_reference", "scatter_reduce",

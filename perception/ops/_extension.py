@@ -20,7 +20,7 @@ from types import ModuleType
 
 import torch
 
-__all__ = ["IMPLS", "extension", "extension_available", "use_extension"]
+__all__ = ["IMPLS", "backend_summary", "extension", "extension_available", "use_extension"]
 
 IMPLS = ("auto", "ext", "reference")
 EXTENSION_NAME = "perception._ops_ext"
@@ -45,6 +45,15 @@ def extension() -> ModuleType | None:
 
 def extension_available() -> bool:
     return extension() is not None
+
+
+def backend_summary() -> str:
+    """One line saying which implementations ``impl="auto"`` runs on CPU and CUDA tensors."""
+    ext = extension()
+    if ext is None:
+        return f"{EXTENSION_NAME} not built: PyTorch references on every device"
+    cuda = "CUDA kernels" if ext.with_cuda() else "PyTorch references (built without CUDA)"
+    return f"{EXTENSION_NAME}: C++ kernels on CPU, {cuda} on CUDA"
 
 
 def _warn_once(key: str, message: str) -> None:

@@ -61,15 +61,8 @@ def test_config_builds_the_model_and_names_registered_parts(config):
             assert TRANSFORMS.get(step["type"]) is not None, step["type"]
 
 
-def _nuscenes_dataset_registered() -> bool:
-    init_default_scope("perception")
-    return DATASETS.get("NuScenesDataset") is not None
-
-
-@pytest.mark.skipif(not _nuscenes_dataset_registered(),
-                    reason="NuScenesDataset is not in perception.datasets yet (being written): only the model of "
-                           "configs/sst/sst_nuscenes.py is built and smoke-trained")
 def test_nuscenes_config_names_registered_dataset_and_transforms():
+    init_default_scope("perception")
     cfg = load(NUSCENES)
     assert DATASETS.get(cfg.train_dataloader.dataset.type) is not None
     for step in cfg.train_pipeline + cfg.test_pipeline:

@@ -56,6 +56,7 @@ def test_two_process_ddp_training_on_cpu(tiny_sim_dataset, tmp_path):
                 "--data-root", str(tiny_sim_dataset), "--cfg-options", "train_cfg.max_iters=2",
                 "train_cfg.val_interval=1000"])
     log = "".join(p.read_text() for p in tmp_path.rglob("*.log"))
-    assert "Distributed training is not used" not in log
-    assert "world_size: 2" in log or "'world_size': 2" in log or "WORLD_SIZE" in log or "Iter(train) [2/2]" in log
+    # mmengine prints "Distributed training: True" only when the process group has more than one rank
+    assert "Distributed launcher: pytorch" in log and "Distributed training: True" in log
+    assert "Iter(train) [2/2]" in log
     assert (tmp_path / "iter_2.pth").is_file()
