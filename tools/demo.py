@@ -21,6 +21,7 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, default=3, help="number of frames (default: 3)")
     parser.add_argument("--models", nargs="+", help="subset of the shipped models (default: all with weights)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--tiny", action="store_true", help="small simulated frames (the test preset; fast)")
     parser.add_argument("--list", action="store_true", help="list the shipped models and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
     if args.frames < 1:
         parser.error("--frames must be at least 1")
     run_demo(out_dir=args.out, data_root=args.data_root, num_frames=args.frames, models=args.models,
-             device=args.device)
+             device=args.device, tiny=args.tiny)
     return 0
 
 

@@ -5,6 +5,7 @@ Examples::
     python tools/test.py CONFIG CHECKPOINT
     python tools/test.py CONFIG CHECKPOINT --work-dir work_dirs/eval --cfg-options test_dataloader.batch_size=2
     torchrun --nproc_per_node 2 tools/test.py CONFIG CHECKPOINT --launcher pytorch
+    python tools/test.py CONFIG random             # the untrained (randomly initialised) model: a baseline row
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from perception.engine.runner_setup import DictAction, load_config
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="config file (see configs/)")
-    parser.add_argument("checkpoint", help="checkpoint file (.pth)")
+    parser.add_argument("checkpoint", help="checkpoint file (.pth), or 'random' for the untrained model")
     parser.add_argument("--work-dir", help="where logs and metrics go")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
                         help="override config entries")
@@ -31,15 +32,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
+    random_init = args.checkpoint == "random"
+    if not random_init and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f"checkpoint file not found: {args.checkpoint}")
     backend = init_distributed(args.launcher)
     cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
                       data_root=args.data_root)
     if backend == "gloo":
         cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None if random_init else args.checkpoint
     runner = Runner.from_cfg(cfg)
+    if random_init:
+        runner.logger.info("evaluating the randomly initialised model (checkpoint 'random')")
+        if hasattr(runner.model, "init_weights"):
+            runner.model.init_weights()
     return runner.test()
 
 

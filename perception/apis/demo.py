@@ -27,14 +27,15 @@ __all__ = ["DEMO_SEED", "prepare_demo_frames", "run_demo", "match_counts"]
 DEMO_SEED = 2026
 
 
-def prepare_demo_frames(data_root: str, num_frames: int, *, seed: int = DEMO_SEED,
+def prepare_demo_frames(data_root: str, num_frames: int, *, seed: int = DEMO_SEED, tiny: bool = False,
                         log: Callable[[str], None] = print) -> list[str]:
-    """Generate ``num_frames`` default-size simulated frames into ``data_root`` (complete
-    frames already there are reused) and return their ids."""
+    """Generate ``num_frames`` simulated frames (default size, or the tiny test preset) into ``data_root``
+    (complete frames already there are reused) and return their ids."""
     from perception.datasets.sim import SimConfig, generate_dataset
 
     t0 = time.perf_counter()
-    generate_dataset(data_root, num_frames=num_frames, config=SimConfig(seed=seed), workers=1, progress=True)
+    config = SimConfig.tiny(seed=seed) if tiny else SimConfig(seed=seed)
+    generate_dataset(data_root, num_frames=num_frames, config=config, workers=1, progress=True)
     log(f"simulated frames ready in {data_root} ({time.perf_counter() - t0:.1f} s)")
     return [f"{i:06d}" for i in range(num_frames)]
 
@@ -89,17 +90,19 @@ def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], out_dir: str) -> lis
 
 
 def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optional[Sequence[str]] = None,
-             device: str = "cpu", log: Callable[[str], None] = print) -> dict:
-    """Simulate (or reuse) frames, run the shipped models that have weights, write pictures and results."""
+             device: str = "cpu", zoo: Sequence[ModelEntry] = MODEL_ZOO, tiny: bool = False,
+             log: Callable[[str], None] = print) -> dict:
+    """Simulate (or reuse) frames, run the models of ``zoo`` that have weights (or the ``models`` named),
+    write pictures and results.  ``tiny`` uses the simulator's small test preset."""
     from perception.evaluation.kitti.convert import predictions_to_kitti
 
-    frame_ids = prepare_demo_frames(data_root, num_frames, log=log)
-    frames = [kitti_io.read_frame(data_root, i) for i in frame_ids]
-    entries: list[ModelEntry] = [m for m in MODEL_ZOO if models is None or m.name in models]
     if models is not None:
-        unknown = sorted(set(models) - {m.name for m in MODEL_ZOO})
+        unknown = sorted(set(models) - {m.name for m in zoo})
         if unknown:
-            raise ValueError(f"unknown model(s) {unknown}; shipped: {[m.name for m in MODEL_ZOO]}")
+            raise ValueError(f"unknown model(s) {unknown}; shipped: {[m.name for m in zoo]}")
+    frame_ids = prepare_demo_frames(data_root, num_frames, tiny=tiny, log=log)
+    frames = [kitti_io.read_frame(data_root, i) for i in frame_ids]
+    entries: list[ModelEntry] = [m for m in zoo if models is None or m.name in models]
     summary: dict = {"data_root": os.path.abspath(data_root), "frames": frame_ids, "models": {}}
     detections: dict[str, list[ObjectAnnotations]] = {}
     for entry in entries:

@@ -52,6 +52,11 @@ class ModelEntry:
 
 
 MODEL_ZOO: tuple[ModelEntry, ...] = (
+    ModelEntry(name="sst", task="lidar3d", config="configs/sst/sst_sim.py", checkpoint="checkpoints/sst_sim.pth",
+               summary="SST single-stride sparse transformer (DynamicVFE + 4 SST blocks + CenterHead)"),
+    ModelEntry(name="second", task="lidar3d", config="configs/second/second_sim.py",
+               checkpoint="checkpoints/second_sim.pth",
+               summary="spconv SECOND-style sparse-conv baseline (DynamicVFE + SparseEncoder + CenterHead)"),
     ModelEntry(name="centerpoint_pillar", task="lidar3d",
                config="configs/centerpoint_pillar/centerpoint_pillar_sim.py",
                checkpoint="checkpoints/centerpoint_pillar_sim.pth",

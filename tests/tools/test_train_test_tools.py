@@ -60,3 +60,16 @@ def test_two_process_ddp_training_on_cpu(tiny_sim_dataset, tmp_path):
     assert "Distributed launcher: pytorch" in log and "Distributed training: True" in log
     assert "Iter(train) [2/2]" in log
     assert (tmp_path / "iter_2.pth").is_file()
+
+
+def test_publish_checkpoint_keeps_weights_and_loads_safely(trained, tmp_path):
+    import torch
+
+    work, _ = trained
+    out = tmp_path / "published.pth"
+    run([sys.executable, "tools/publish_checkpoint.py", str(work / "iter_4.pth"), str(out)])
+    full = torch.load(work / "iter_4.pth", map_location="cpu", weights_only=False)
+    slim = torch.load(out, map_location="cpu", weights_only=True)  # no pickled objects left
+    assert set(slim) == {"state_dict", "meta"} and slim["meta"]["iter"] == 4
+    assert slim["state_dict"].keys() == full["state_dict"].keys()
+    assert all(torch.equal(slim["state_dict"][k], v) for k, v in full["state_dict"].items())

@@ -172,7 +172,7 @@ class CenterHead(BaseModule):
         peaks = heat * (F.max_pool2d(heat, 3, stride=1, padding=1) == heat)
         b, k, h, w = heat.shape
         topk = min(int(cfg["topk"]), k * h * w)
-        scores, flat = peaks.view(b, -1).topk(topk)
+        scores, flat = peaks.reshape(b, -1).topk(topk)  # conv outputs may be non-contiguous (channels-last)
         labels = flat // (h * w)
         cell = flat % (h * w)
         rows, cols = cell // w, cell % w
