@@ -34,7 +34,9 @@ import statistics
 import time
 from typing import Callable
 
+import spconv
 import torch
+from spconv.pytorch.utils import PointToVoxel
 
 import perception.ops as ops
 from perception.ops._extension import extension
