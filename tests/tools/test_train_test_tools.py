@@ -73,3 +73,11 @@ def test_publish_checkpoint_keeps_weights_and_loads_safely(trained, tmp_path):
     assert set(slim) == {"state_dict", "meta"} and slim["meta"]["iter"] == 4
     assert slim["state_dict"].keys() == full["state_dict"].keys()
     assert all(torch.equal(slim["state_dict"][k], v) for k, v in full["state_dict"].items())
+
+
+def test_test_tool_evaluates_the_untrained_model_for_baseline_rows(tiny_sim_dataset, tmp_path):
+    proc = run([sys.executable, "tools/test.py", TINY, "random", "--work-dir", str(tmp_path),
+                "--data-root", str(tiny_sim_dataset)])
+    out = proc.stdout + proc.stderr
+    assert "evaluating the randomly initialised model" in out and "Car_3D_moderate_R40" in out
+    assert "Loads checkpoint" not in out  # nothing was loaded
