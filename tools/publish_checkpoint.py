@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from perception.engine import load_local_checkpoint
+from perception.engine import load_from_local
 from perception.utils.fileio import atomic_write_bytes
 
 
@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     parser.add_argument("checkpoint", help="training checkpoint written by tools/train.py")
     parser.add_argument("out", help="output .pth")
     args = parser.parse_args(argv)
-    ckpt = load_local_checkpoint(args.checkpoint, map_location="cpu")
+    ckpt = load_from_local(args.checkpoint, map_location="cpu")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         parser.error(f"{args.checkpoint}: expected an mmengine checkpoint with a 'state_dict'")
     meta = {k: v for k, v in ckpt.get("meta", {}).items() if k in ("epoch", "iter", "seed", "mmengine_version",

@@ -3,9 +3,9 @@
 Importing it makes mmengine read its own local checkpoints under torch >= 2.6
 (:func:`use_full_unpickler_for_local_checkpoints`).
 """
-from .checkpoints import load_local_checkpoint, use_full_unpickler_for_local_checkpoints
+from .checkpoints import load_from_local, use_full_unpickler_for_local_checkpoints
 from .ddp import DeviceAwareDDP, init_distributed
 
 use_full_unpickler_for_local_checkpoints()
 
-__all__ = ["DeviceAwareDDP", "init_distributed", "load_local_checkpoint", "use_full_unpickler_for_local_checkpoints"]
+__all__ = ["DeviceAwareDDP", "init_distributed", "load_from_local", "use_full_unpickler_for_local_checkpoints"]

@@ -18,11 +18,14 @@ import os.path as osp
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
-__all__ = ["load_local_checkpoint", "use_full_unpickler_for_local_checkpoints"]
+__all__ = ["load_from_local", "use_full_unpickler_for_local_checkpoints"]
 
 
-def load_local_checkpoint(filename: str, map_location=None):
-    """mmengine's local-file loader with ``weights_only=False`` (see the module docstring)."""
+def load_from_local(filename: str, map_location=None):
+    """mmengine's local-file loader with ``weights_only=False`` (see the module docstring).
+
+    Named like mmengine's own: its log line "Loads checkpoint by <name[10:]> backend" reads "local".
+    """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f"checkpoint {filename} not found")
@@ -30,5 +33,5 @@ def load_local_checkpoint(filename: str, map_location=None):
 
 
 def use_full_unpickler_for_local_checkpoints() -> None:
-    """Register :func:`load_local_checkpoint` as mmengine's loader for local paths (idempotent)."""
-    CheckpointLoader.register_scheme(prefixes="", loader=load_local_checkpoint, force=True)
+    """Register :func:`load_from_local` as mmengine's loader for local paths (idempotent)."""
+    CheckpointLoader.register_scheme(prefixes="", loader=load_from_local, force=True)

@@ -48,6 +48,7 @@ def test_test_tool_reports_kitti_metrics(trained, tiny_sim_dataset, tmp_path):
                 "--data-root", str(tiny_sim_dataset)])
     out = proc.stdout + proc.stderr
     assert "Car_3D_moderate_R40" in out
+    assert "Loads checkpoint by local backend" in out  # perception.engine's loader (weights_only=False)
 
 
 def test_two_process_ddp_training_on_cpu(tiny_sim_dataset, tmp_path):
