@@ -2,10 +2,15 @@
 
 Outputs under ``out_dir``::
 
-    frames/<id>_camera.png    camera image, ground truth (white) and detections (by class) projected
+    frames/<id>_camera.png    camera image: ground truth (white), LiDAR detections (3D boxes, by class) projected,
+                              camera detections (2D boxes)
+    frames/<id>_panoptic.png  the panoptic model's segmentation over the camera image (when one ran)
     frames/<id>_bev.png       bird's-eye view: points by height, GT (white) and detections (red)
-    kitti/<model>/<id>.txt    detections in KITTI result format
+    kitti/<model>/<id>.txt    LiDAR detections in KITTI result format
     summary.json              per model and frame: detections, matches to ground truth, timings
+
+Models by ``task``: ``lidar3d`` (:class:`LidarInferencer`), ``camera2d`` (:class:`CameraDetector`) and
+``panoptic`` (:func:`perception.models.camera.panoptic.predict_image`).
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ import torch
 
 from perception.apis.model_zoo import MODEL_ZOO, ModelEntry
 from perception.datasets import kitti_io
-from perception.structures import Frame, ObjectAnnotations, box_iou_bev
+from perception.structures import Detections2D, Frame, ObjectAnnotations, box_iou_bev
 from perception.utils.fileio import atomic_write_text
 
 __all__ = ["DEMO_SEED", "prepare_demo_frames", "run_demo", "match_counts"]
@@ -61,8 +66,10 @@ def match_counts(gt: ObjectAnnotations, det: ObjectAnnotations, *, score_thr: fl
     return {"ground_truth": len(gt), "detections": len(det), "matched": matched}
 
 
-def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], out_dir: str) -> list[str]:
-    from perception.visualization import bev_plot, draw_boxes3d_on_image, save_image
+def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], dets2d: dict[str, Detections2D],
+          panoptic: Optional[tuple[str, object]], out_dir: str, score_thr: float = 0.3) -> list[str]:
+    from perception.models.camera.panoptic import draw_panoptic_result
+    from perception.visualization import bev_plot, draw_boxes2d, draw_boxes3d_on_image, save_image
 
     paths = []
     img = frame.image.copy()
@@ -71,14 +78,22 @@ def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], out_dir: str) -> lis
         img = draw_boxes3d_on_image(img, gt.boxes3d, frame.calib, colors=(255, 255, 255), thickness=1,
                                     front_cross=False)
     for name, det in dets.items():
-        shown = det.select(det.scores >= 0.3)
+        shown = det.select(det.scores >= score_thr)
         img = draw_boxes3d_on_image(img, shown.boxes3d, frame.calib, labels=shown.names,
                                     scores=shown.scores.tolist())
+    for name, det in dets2d.items():
+        shown = det.select(det.scores >= score_thr)
+        img = draw_boxes2d(img, shown.boxes, labels=[f"{n} (2D)" for n in shown.names], scores=shown.scores.tolist(),
+                           thickness=1)
     path = os.path.join(out_dir, "frames", f"{frame.frame_id}_camera.png")
     save_image(path, img)
     paths.append(path)
+    if panoptic is not None:
+        path = os.path.join(out_dir, "frames", f"{frame.frame_id}_panoptic.png")
+        save_image(path, draw_panoptic_result(frame.image, panoptic[1]))
+        paths.append(path)
     first = next(iter(dets.values()), None)
-    shown = first.select(first.scores >= 0.3) if first is not None else None
+    shown = first.select(first.scores >= score_thr) if first is not None else None
     path = os.path.join(out_dir, "frames", f"{frame.frame_id}_bev.png")
     bev_plot(frame.points.numpy(), gt.boxes3d if gt is not None else None,
              shown.boxes3d if shown is not None else None,
@@ -89,13 +104,53 @@ def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], out_dir: str) -> lis
     return paths
 
 
-def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optional[Sequence[str]] = None,
-             device: str = "cpu", zoo: Sequence[ModelEntry] = MODEL_ZOO, tiny: bool = False,
-             log: Callable[[str], None] = print) -> dict:
-    """Simulate (or reuse) frames, run the models of ``zoo`` that have weights (or the ``models`` named),
-    write pictures and results.  ``tiny`` uses the simulator's small test preset."""
+def _run_lidar(entry: ModelEntry, frames: list[Frame], out_dir: str, device: str) -> tuple[list, dict]:
+    from perception.apis.lidar_inference import LidarInferencer
     from perception.evaluation.kitti.convert import predictions_to_kitti
 
+    inferencer = LidarInferencer(config=entry.config_path, checkpoint=entry.checkpoint_path, device=device)
+    t0 = time.perf_counter()
+    dets = inferencer(frames)
+    seconds = (time.perf_counter() - t0) / max(len(frames), 1)
+    per_frame = {}
+    for frame, det in zip(frames, dets):
+        objs = predictions_to_kitti(det, frame.calib, frame.image_size)
+        kitti_io.write_label(os.path.join(out_dir, "kitti", entry.name, f"{frame.frame_id}.txt"), objs)
+        per_frame[frame.frame_id] = match_counts(frame.annotations, det)
+    totals = {k: int(sum(v[k] for v in per_frame.values())) for k in ("ground_truth", "detections", "matched")}
+    return dets, {"status": "ran", "seconds_per_frame": round(seconds, 3), "frames": per_frame, "total": totals}
+
+
+def _run_camera2d(entry: ModelEntry, frames: list[Frame], device: str, score_thr: float) -> tuple[list, dict]:
+    from perception.apis.camera_inference import CameraDetector
+
+    detector = CameraDetector(config=entry.config_path, checkpoint=entry.checkpoint_path, device=device)
+    t0 = time.perf_counter()
+    dets = detector([f.image for f in frames])
+    seconds = (time.perf_counter() - t0) / max(len(frames), 1)
+    per_frame = {f.frame_id: {"detections": int((d.scores >= score_thr).sum()),
+                              "ground_truth": len(f.annotations) if f.annotations is not None else 0}
+                 for f, d in zip(frames, dets)}
+    return dets, {"status": "ran", "seconds_per_frame": round(seconds, 3), "frames": per_frame}
+
+
+def _run_panoptic(entry: ModelEntry, frames: list[Frame], device: str) -> tuple[list, dict]:
+    from perception.models.camera.panoptic import load_panoptic_model, predict_image
+
+    model, scale = load_panoptic_model(entry.config_path, entry.checkpoint_path, device)
+    t0 = time.perf_counter()
+    results = [predict_image(model, f.image, scale=scale) for f in frames]
+    seconds = (time.perf_counter() - t0) / max(len(frames), 1)
+    per_frame = {f.frame_id: {"things": sum(s.isthing for s in r.segments),
+                              "stuff": sum(not s.isthing for s in r.segments)} for f, r in zip(frames, results)}
+    return results, {"status": "ran", "seconds_per_frame": round(seconds, 3), "frames": per_frame}
+
+
+def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optional[Sequence[str]] = None,
+             device: str = "cpu", zoo: Sequence[ModelEntry] = MODEL_ZOO, tiny: bool = False,
+             score_thr: float = 0.3, log: Callable[[str], None] = print) -> dict:
+    """Simulate (or reuse) frames, run the models of ``zoo`` that have weights (or the ``models`` named),
+    write pictures and results.  ``tiny`` uses the simulator's small test preset."""
     if models is not None:
         unknown = sorted(set(models) - {m.name for m in zoo})
         if unknown:
@@ -105,34 +160,35 @@ def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optio
     entries: list[ModelEntry] = [m for m in zoo if models is None or m.name in models]
     summary: dict = {"data_root": os.path.abspath(data_root), "frames": frame_ids, "models": {}}
     detections: dict[str, list[ObjectAnnotations]] = {}
+    detections2d: dict[str, list[Detections2D]] = {}
+    panoptic: Optional[tuple[str, list]] = None
     for entry in entries:
         if not entry.available:
             log(f"[{entry.name}] no weights at {entry.checkpoint}: skipped (train with tools/train.py {entry.config})")
             summary["models"][entry.name] = {"status": "no checkpoint"}
             continue
-        if entry.task != "lidar3d":
+        if entry.task == "lidar3d":
+            detections[entry.name], report = _run_lidar(entry, frames, out_dir, device)
+            t = report["total"]
+            note = (f"{t['matched']}/{t['ground_truth']} ground-truth objects found (BEV IoU >= 0.5, score >= "
+                    f"{score_thr}), {t['detections']} detections")
+        elif entry.task == "camera2d":
+            detections2d[entry.name], report = _run_camera2d(entry, frames, device, score_thr)
+            note = f"{sum(v['detections'] for v in report['frames'].values())} 2D detections (score >= {score_thr})"
+        elif entry.task == "panoptic":
+            results, report = _run_panoptic(entry, frames, device)
+            panoptic = panoptic or (entry.name, results)
+            note = f"{sum(v['things'] for v in report['frames'].values())} thing segments"
+        else:
             summary["models"][entry.name] = {"status": f"task {entry.task} is not part of the demo yet"}
             continue
-        from perception.apis.lidar_inference import LidarInferencer
-
-        inferencer = LidarInferencer(config=entry.config_path, checkpoint=entry.checkpoint_path, device=device)
-        t0 = time.perf_counter()
-        dets = inferencer(frames)
-        seconds = (time.perf_counter() - t0) / max(len(frames), 1)
-        detections[entry.name] = dets
-        per_frame = {}
-        for frame, det in zip(frames, dets):
-            objs = predictions_to_kitti(det, frame.calib, frame.image_size)
-            kitti_io.write_label(os.path.join(out_dir, "kitti", entry.name, f"{frame.frame_id}.txt"), objs)
-            per_frame[frame.frame_id] = match_counts(frame.annotations, det)
-        totals = {k: int(sum(v[k] for v in per_frame.values())) for k in ("ground_truth", "detections", "matched")}
-        summary["models"][entry.name] = {"status": "ran", "seconds_per_frame": round(seconds, 3),
-                                         "frames": per_frame, "total": totals}
-        log(f"[{entry.name}] {seconds:.2f} s/frame; {totals['matched']}/{totals['ground_truth']} ground-truth "
-            f"objects found (BEV IoU >= 0.5, score >= 0.3), {totals['detections']} detections")
+        summary["models"][entry.name] = report
+        log(f"[{entry.name}] {report['seconds_per_frame']:.2f} s/frame; {note}")
     pictures = []
     for k, frame in enumerate(frames):
-        pictures += _draw(frame, {name: d[k] for name, d in detections.items()}, out_dir)
+        pictures += _draw(frame, {name: d[k] for name, d in detections.items()},
+                          {name: d[k] for name, d in detections2d.items()},
+                          None if panoptic is None else (panoptic[0], panoptic[1][k]), out_dir, score_thr)
     summary["pictures"] = [os.path.relpath(p, out_dir) for p in pictures]
     atomic_write_text(os.path.join(out_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
     log(f"wrote {len(pictures)} pictures and summary.json to {out_dir}")

@@ -8,17 +8,13 @@ the frame's points, so inference sees exactly what evaluation sees.
 """
 from __future__ import annotations
 
-import os
 from typing import Optional, Sequence, Union
 
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
-from perception.engine import use_full_unpickler_for_local_checkpoints
-from perception.registry import MODELS
+from perception.engine import load_model
 from perception.structures import Boxes2D, Frame, ObjectAnnotations
 
 __all__ = ["LidarInferencer", "predictions_to_annotations"]
@@ -50,20 +46,11 @@ class LidarInferencer:
 
     def __init__(self, *, config: Union[str, Config], checkpoint: Optional[str], device: str = "cpu"):
         cfg = Config.fromfile(config) if isinstance(config, str) else config
-        init_default_scope(cfg.get("default_scope", "perception"))
         for key in ("model", "test_pipeline", "class_names"):
             if key not in cfg:
                 raise KeyError(f"config {getattr(cfg, 'filename', '')} has no '{key}'")
         self.class_names = tuple(cfg.class_names)
-        self.model = MODELS.build(cfg.model)
-        if checkpoint is not None:
-            if not os.path.isfile(checkpoint):
-                raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-            use_full_unpickler_for_local_checkpoints()  # mmengine checkpoints need it under torch >= 2.6
-            load_checkpoint(self.model, checkpoint, map_location="cpu", logger="silent")
-        else:
-            self.model.init_weights()
-        self.model.to(device).eval()
+        self.model, _ = load_model(cfg, checkpoint, device=device)
         self.device = device
         steps = [dict(step) for step in cfg.test_pipeline]
         load = [s for s in steps if s["type"] == "LoadPointsFromFile"]

@@ -61,4 +61,10 @@ MODEL_ZOO: tuple[ModelEntry, ...] = (
                config="configs/centerpoint_pillar/centerpoint_pillar_sim.py",
                checkpoint="checkpoints/centerpoint_pillar_sim.pth",
                summary="pillar BEV baseline (DynamicVFE + conv BEV + CenterHead)"),
+    ModelEntry(name="tridentnet_fast", task="camera2d", config="configs/tridentnet/tridentnet_fast_sim.py",
+               checkpoint="checkpoints/tridentnet_sim.pth",
+               summary="TridentNet (scale-aware training) run as TridentNet-Fast: middle branch only"),
+    ModelEntry(name="panoptic_points", task="panoptic", config="configs/panoptic/panoptic_points_sim.py",
+               checkpoint="checkpoints/panoptic_points_sim.pth",
+               summary="pointly-supervised panoptic segmentation (trained from one point per segment)"),
 )

@@ -66,23 +66,9 @@ def _image(args: argparse.Namespace) -> torch.Tensor:
 
 
 def _build(config: str, checkpoint: Optional[str], seed: int, device: torch.device):
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
+    from perception.engine import load_model
 
-    from perception.registry import MODELS
-
-    cfg = Config.fromfile(str(REPO / "configs" / "tridentnet" / config))
-    init_default_scope("perception")
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
-    if checkpoint:  # an mmengine checkpoint (its message hub needs weights_only=False): trusted local files only
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        model.load_state_dict(state.get("state_dict", state), strict=True)
-    else:
-        model.init_weights()
-    model.to(device)
-    model.eval()
-    return model
+    return load_model(str(REPO / "configs" / "tridentnet" / config), checkpoint, device=device, seed=seed)[0]
 
 
 def _sync(device: torch.device) -> None:

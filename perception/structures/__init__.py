@@ -8,11 +8,12 @@ from .box_iou import (bev_intersection_area, box_iou_2d, box_iou_3d, box_iou_3d_
 from .boxes2d import Boxes2D
 from .boxes3d import Boxes3D
 from .calibration import CalibrationError, KittiCalibration
+from .detections2d import Detections2D
 from .frame import Frame, ObjectAnnotations
 from .frames import CoordFrame, wrap_angle
 
 __all__ = [
-    "Boxes2D", "Boxes3D", "CalibrationError", "CoordFrame", "Frame", "KittiCalibration", "ObjectAnnotations",
+    "Boxes2D", "Boxes3D", "CalibrationError", "CoordFrame", "Detections2D", "Frame", "KittiCalibration", "ObjectAnnotations",
     "bev_intersection_area", "box_iou_2d", "box_iou_3d", "box_iou_3d_aligned", "box_iou_bev",
     "box_iou_bev_aligned", "polygon_intersection_area", "wrap_angle",
 ]

@@ -112,3 +112,20 @@ def test_half_precision_falls_back_to_reference(device):
     assert out.dtype == torch.float16
     torch.testing.assert_close(out.float(), scatter_reduce_reference(feats.float(), p2v, 4, "mean"),
                                rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("reduce", REDUCTIONS)
+def test_cpu_ext_is_independent_of_the_thread_count(device, ext, reduce):
+    """Each voxel is reduced by one thread in ascending point order, whatever the split: bitwise equal."""
+    if device.type != "cpu":
+        pytest.skip("the thread count is a property of the CPU kernels")
+    feats, p2v = random_case(30000, 2000, 24, "cpu", torch.float32, seed=3)
+    threads = torch.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            outs.append(scatter_reduce(feats, p2v, 2000, reduce, impl=ext))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(outs[0], o) for o in outs[1:])

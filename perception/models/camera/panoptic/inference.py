@@ -14,7 +14,6 @@ Command line (one overlay per image; ``--gt`` stacks the ground-truth overlay be
 from __future__ import annotations
 
 import argparse
-import importlib
 from typing import Optional, Sequence
 
 import numpy as np
@@ -30,24 +29,14 @@ def load_panoptic_model(config: str, checkpoint: Optional[str], device: str = "c
     """Build the config's model (``PanopticSegmentor`` or ``CameraModel``), load ``checkpoint`` (an mmengine
     checkpoint; trusted local files only: it is unpickled) and return ``(model in eval mode, (w, h) input scale of
     the config's test pipeline)``."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
+    from perception.engine import load_model
 
-    from perception.registry import MODELS
-
-    cfg = Config.fromfile(config)
-    for module in cfg.get("custom_imports", {}).get("imports", []):
-        importlib.import_module(module)
-    init_default_scope(cfg.get("default_scope", "perception"))
-    model = MODELS.build(cfg.model)
-    if checkpoint:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        model.load_state_dict(state.get("state_dict", state))
+    model, cfg = load_model(config, checkpoint, device=device)
     scale = next((tuple(t["scale"]) for t in cfg.test_dataloader.dataset.pipeline if t["type"] == "mmdet.Resize"),
                  None)
     if scale is None:
         raise ValueError(f"{config}: the test pipeline has no mmdet.Resize step to take the input scale from")
-    return model.to(device).eval(), scale
+    return model, scale
 
 
 @torch.no_grad()
