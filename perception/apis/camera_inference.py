@@ -18,6 +18,8 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
 from perception.engine import load_model
+
+from .lidar_inference import label_names
 from perception.structures import Boxes2D, Detections2D
 
 __all__ = ["CameraDetector"]
@@ -71,10 +73,6 @@ class CameraDetector:
 
     def _to_detections(self, pred) -> Detections2D:
         keep = pred.scores >= self.score_thr
-        labels = pred.labels[keep].cpu().tolist()
-        bad = sorted({k for k in labels if not 0 <= k < len(self.class_names)})
-        if bad:
-            raise ValueError(f"predicted labels {bad} outside the {len(self.class_names)} classes {self.class_names}")
         return Detections2D(boxes=Boxes2D(pred.bboxes[keep].detach().cpu().float()),
                             scores=pred.scores[keep].detach().cpu().float(),
-                            names=[self.class_names[k] for k in labels])
+                            names=label_names(pred.labels[keep], self.class_names))

@@ -66,8 +66,9 @@ def match_counts(gt: ObjectAnnotations, det: ObjectAnnotations, *, score_thr: fl
     return {"ground_truth": len(gt), "detections": len(det), "matched": matched}
 
 
-def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], dets2d: dict[str, Detections2D],
-          panoptic: Optional[tuple[str, object]], out_dir: str, score_thr: float = 0.3) -> list[str]:
+def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], dets2d: dict[str, Detections2D], panoptic,
+          out_dir: str, score_thr: float = 0.3) -> list[str]:
+    """Write the frame's pictures; ``panoptic`` is a ``PanopticResult`` or ``None``."""
     from perception.models.camera.panoptic import draw_panoptic_result
     from perception.visualization import bev_plot, draw_boxes2d, draw_boxes3d_on_image, save_image
 
@@ -77,11 +78,11 @@ def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], dets2d: dict[str, De
     if gt is not None and len(gt):
         img = draw_boxes3d_on_image(img, gt.boxes3d, frame.calib, colors=(255, 255, 255), thickness=1,
                                     front_cross=False)
-    for name, det in dets.items():
+    for det in dets.values():
         shown = det.select(det.scores >= score_thr)
         img = draw_boxes3d_on_image(img, shown.boxes3d, frame.calib, labels=shown.names,
                                     scores=shown.scores.tolist())
-    for name, det in dets2d.items():
+    for det in dets2d.values():
         shown = det.select(det.scores >= score_thr)
         img = draw_boxes2d(img, shown.boxes, labels=[f"{n} (2D)" for n in shown.names], scores=shown.scores.tolist(),
                            thickness=1)
@@ -90,7 +91,7 @@ def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], dets2d: dict[str, De
     paths.append(path)
     if panoptic is not None:
         path = os.path.join(out_dir, "frames", f"{frame.frame_id}_panoptic.png")
-        save_image(path, draw_panoptic_result(frame.image, panoptic[1]))
+        save_image(path, draw_panoptic_result(frame.image, panoptic))
         paths.append(path)
     first = next(iter(dets.values()), None)
     shown = first.select(first.scores >= score_thr) if first is not None else None
@@ -104,46 +105,47 @@ def _draw(frame: Frame, dets: dict[str, ObjectAnnotations], dets2d: dict[str, De
     return paths
 
 
+def _timed(run: Callable[[], list], num_frames: int) -> tuple[list, float]:
+    """``(run(), seconds per frame)``."""
+    t0 = time.perf_counter()
+    out = run()
+    return out, round((time.perf_counter() - t0) / max(num_frames, 1), 3)
+
+
 def _run_lidar(entry: ModelEntry, frames: list[Frame], out_dir: str, device: str) -> tuple[list, dict]:
     from perception.apis.lidar_inference import LidarInferencer
     from perception.evaluation.kitti.convert import predictions_to_kitti
 
     inferencer = LidarInferencer(config=entry.config_path, checkpoint=entry.checkpoint_path, device=device)
-    t0 = time.perf_counter()
-    dets = inferencer(frames)
-    seconds = (time.perf_counter() - t0) / max(len(frames), 1)
+    dets, seconds = _timed(lambda: inferencer(frames), len(frames))
     per_frame = {}
     for frame, det in zip(frames, dets):
         objs = predictions_to_kitti(det, frame.calib, frame.image_size)
         kitti_io.write_label(os.path.join(out_dir, "kitti", entry.name, f"{frame.frame_id}.txt"), objs)
         per_frame[frame.frame_id] = match_counts(frame.annotations, det)
     totals = {k: int(sum(v[k] for v in per_frame.values())) for k in ("ground_truth", "detections", "matched")}
-    return dets, {"status": "ran", "seconds_per_frame": round(seconds, 3), "frames": per_frame, "total": totals}
+    return dets, {"status": "ran", "seconds_per_frame": seconds, "frames": per_frame, "total": totals}
 
 
 def _run_camera2d(entry: ModelEntry, frames: list[Frame], device: str, score_thr: float) -> tuple[list, dict]:
     from perception.apis.camera_inference import CameraDetector
 
     detector = CameraDetector(config=entry.config_path, checkpoint=entry.checkpoint_path, device=device)
-    t0 = time.perf_counter()
-    dets = detector([f.image for f in frames])
-    seconds = (time.perf_counter() - t0) / max(len(frames), 1)
+    dets, seconds = _timed(lambda: detector([f.image for f in frames]), len(frames))
     per_frame = {f.frame_id: {"detections": int((d.scores >= score_thr).sum()),
                               "ground_truth": len(f.annotations) if f.annotations is not None else 0}
                  for f, d in zip(frames, dets)}
-    return dets, {"status": "ran", "seconds_per_frame": round(seconds, 3), "frames": per_frame}
+    return dets, {"status": "ran", "seconds_per_frame": seconds, "frames": per_frame}
 
 
 def _run_panoptic(entry: ModelEntry, frames: list[Frame], device: str) -> tuple[list, dict]:
     from perception.models.camera.panoptic import load_panoptic_model, predict_image
 
     model, scale = load_panoptic_model(entry.config_path, entry.checkpoint_path, device)
-    t0 = time.perf_counter()
-    results = [predict_image(model, f.image, scale=scale) for f in frames]
-    seconds = (time.perf_counter() - t0) / max(len(frames), 1)
+    results, seconds = _timed(lambda: [predict_image(model, f.image, scale=scale) for f in frames], len(frames))
     per_frame = {f.frame_id: {"things": sum(s.isthing for s in r.segments),
                               "stuff": sum(not s.isthing for s in r.segments)} for f, r in zip(frames, results)}
-    return results, {"status": "ran", "seconds_per_frame": round(seconds, 3), "frames": per_frame}
+    return results, {"status": "ran", "seconds_per_frame": seconds, "frames": per_frame}
 
 
 def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optional[Sequence[str]] = None,
@@ -161,7 +163,7 @@ def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optio
     summary: dict = {"data_root": os.path.abspath(data_root), "frames": frame_ids, "models": {}}
     detections: dict[str, list[ObjectAnnotations]] = {}
     detections2d: dict[str, list[Detections2D]] = {}
-    panoptic: Optional[tuple[str, list]] = None
+    panoptic: Optional[list] = None  # the first panoptic model's results, one per frame
     for entry in entries:
         if not entry.available:
             log(f"[{entry.name}] no weights at {entry.checkpoint}: skipped (train with tools/train.py {entry.config})")
@@ -177,7 +179,7 @@ def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optio
             note = f"{sum(v['detections'] for v in report['frames'].values())} 2D detections (score >= {score_thr})"
         elif entry.task == "panoptic":
             results, report = _run_panoptic(entry, frames, device)
-            panoptic = panoptic or (entry.name, results)
+            panoptic = panoptic or results
             note = f"{sum(v['things'] for v in report['frames'].values())} thing segments"
         else:
             summary["models"][entry.name] = {"status": f"task {entry.task} is not part of the demo yet"}
@@ -188,7 +190,7 @@ def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optio
     for k, frame in enumerate(frames):
         pictures += _draw(frame, {name: d[k] for name, d in detections.items()},
                           {name: d[k] for name, d in detections2d.items()},
-                          None if panoptic is None else (panoptic[0], panoptic[1][k]), out_dir, score_thr)
+                          None if panoptic is None else panoptic[k], out_dir, score_thr)
     summary["pictures"] = [os.path.relpath(p, out_dir) for p in pictures]
     atomic_write_text(os.path.join(out_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
     log(f"wrote {len(pictures)} pictures and summary.json to {out_dir}")

@@ -17,7 +17,16 @@ from mmengine.dataset import Compose, pseudo_collate
 from perception.engine import load_model
 from perception.structures import Boxes2D, Frame, ObjectAnnotations
 
-__all__ = ["LidarInferencer", "predictions_to_annotations"]
+__all__ = ["LidarInferencer", "label_names", "predictions_to_annotations"]
+
+
+def label_names(labels: torch.Tensor, class_names: Sequence[str]) -> list[str]:
+    """Class names of predicted integer ``labels``; a ``ValueError`` names any label outside ``class_names``."""
+    labels = labels.cpu().tolist()
+    bad = sorted({k for k in labels if not 0 <= k < len(class_names)})
+    if bad:
+        raise ValueError(f"predicted labels {bad} outside the {len(class_names)} classes {tuple(class_names)}")
+    return [class_names[k] for k in labels]
 
 
 def predictions_to_annotations(pred, class_names: Sequence[str]) -> ObjectAnnotations:
@@ -25,12 +34,8 @@ def predictions_to_annotations(pred, class_names: Sequence[str]) -> ObjectAnnota
     with ``names`` from ``class_names``; 2D boxes, truncation and occlusion left empty/zero."""
     boxes = pred.bboxes_3d.to("cpu")
     n = len(boxes)
-    labels = pred.labels_3d.cpu().tolist()
-    bad = [k for k in labels if not 0 <= k < len(class_names)]
-    if bad:
-        raise ValueError(f"predicted labels {sorted(set(bad))} outside the {len(class_names)} classes {class_names}")
     return ObjectAnnotations(
-        names=[class_names[k] for k in labels], boxes3d=boxes, boxes2d=Boxes2D(torch.zeros(n, 4)),
+        names=label_names(pred.labels_3d, class_names), boxes3d=boxes, boxes2d=Boxes2D(torch.zeros(n, 4)),
         truncated=torch.zeros(n), occluded=torch.zeros(n, dtype=torch.long), alpha=torch.zeros(n),
         scores=pred.scores_3d.detach().cpu().float())
 

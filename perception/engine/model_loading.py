@@ -12,8 +12,6 @@ from mmengine.runner import load_checkpoint
 
 from perception.registry import MODELS
 
-from .checkpoints import use_full_unpickler_for_local_checkpoints
-
 __all__ = ["load_model"]
 
 
@@ -24,7 +22,8 @@ def load_model(config: Union[str, Config], checkpoint: Optional[str], *, device:
     Args:
         config: config path or a loaded :class:`mmengine.Config`; its ``custom_imports`` are imported.
         checkpoint: an mmengine checkpoint or a published ``{"state_dict", "meta"}`` file (trusted local files
-            only: mmengine's own checkpoints need the full unpickler); ``None`` keeps the initialisation
+            only: mmengine's own checkpoints need the full unpickler, which ``import perception.engine`` registers
+            with mmengine); ``None`` keeps the initialisation
             (``init_weights()``), for tests and benchmarks.
         seed: ``torch.manual_seed`` before building, so a random initialisation is reproducible.
 
@@ -43,7 +42,6 @@ def load_model(config: Union[str, Config], checkpoint: Optional[str], *, device:
     if checkpoint is not None:
         if not os.path.isfile(checkpoint):
             raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
-        use_full_unpickler_for_local_checkpoints()
         load_checkpoint(model, checkpoint, map_location="cpu", strict=True, logger="silent")
     else:
         model.init_weights()

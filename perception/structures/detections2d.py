@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .boxes2d import Boxes2D
+from .frame import selection_index
 
 __all__ = ["Detections2D"]
 
@@ -38,8 +39,7 @@ class Detections2D:
 
     def select(self, keep: torch.Tensor | np.ndarray | Sequence[bool]) -> "Detections2D":
         """The subset selected by a boolean mask or an index list."""
-        keep = torch.as_tensor(keep)
-        idx = keep.nonzero(as_tuple=True)[0] if keep.dtype == torch.bool else keep.long()
+        idx = selection_index(keep)
         return Detections2D(boxes=self.boxes[idx], scores=self.scores[idx], names=[self.names[i] for i in idx.tolist()])
 
     @classmethod

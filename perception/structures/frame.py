@@ -12,7 +12,13 @@ from .boxes3d import Boxes3D
 from .calibration import KittiCalibration
 from .frames import CoordFrame
 
-__all__ = ["ObjectAnnotations", "Frame"]
+__all__ = ["ObjectAnnotations", "Frame", "selection_index"]
+
+
+def selection_index(keep: torch.Tensor | np.ndarray | Sequence[bool] | Sequence[int]) -> torch.Tensor:
+    """``(K,)`` int64 row indices from a boolean mask or an index list (the ``select`` of every container)."""
+    keep = torch.as_tensor(keep)
+    return keep.nonzero(as_tuple=True)[0] if keep.dtype == torch.bool else keep.long()
 
 
 @dataclasses.dataclass
@@ -54,8 +60,7 @@ class ObjectAnnotations:
 
     def select(self, keep: torch.Tensor | np.ndarray | Sequence[bool]) -> "ObjectAnnotations":
         """The subset selected by a boolean mask or index list."""
-        keep = torch.as_tensor(keep)
-        idx = keep.nonzero(as_tuple=True)[0] if keep.dtype == torch.bool else keep.long()
+        idx = selection_index(keep)
         return ObjectAnnotations(
             names=[self.names[i] for i in idx.tolist()], boxes3d=self.boxes3d[idx], boxes2d=self.boxes2d[idx],
             truncated=self.truncated[idx], occluded=self.occluded[idx], alpha=self.alpha[idx],
