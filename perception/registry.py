@@ -20,7 +20,7 @@ from mmengine.registry import Registry
 __all__ = ["DATASETS", "DATA_SAMPLERS", "HOOKS", "METRICS", "MODELS", "MODEL_WRAPPERS", "TASK_UTILS", "TRANSFORMS",
            "VISUALIZERS"]
 
-MODELS = Registry("model", parent=MMDET_MODELS, scope="perception", locations=["perception.models"])
+MODELS = Registry("model", parent=MMDET_MODELS, scope="perception", locations=["perception.models", "perception.fusion"])
 DATASETS = Registry("dataset", parent=MMDET_DATASETS, scope="perception", locations=["perception.datasets"])
 DATA_SAMPLERS = Registry("data sampler", parent=MMDET_DATA_SAMPLERS, scope="perception",
                          locations=["perception.datasets"])

@@ -6,11 +6,15 @@ Outputs under ``out_dir``::
                               camera detections (2D boxes)
     frames/<id>_panoptic.png  the panoptic model's segmentation over the camera image (when one ran)
     frames/<id>_bev.png       bird's-eye view: points by height, GT (white) and detections (red)
+    frames/<id>_fusion.png    the fused output over the camera image: matched panoptic instances, projected 3D
+                              boxes, 2D boxes coloured by supporting sensors (when a fusion model ran)
+    frames/<id>_fusion_bev.png  bird's-eye view of the fused output: 3D boxes and camera-only frustums
+    fused/<model>.jsonl       the fused output, one frame per line (perception.fusion.formats.jsonl)
     kitti/<model>/<id>.txt    LiDAR detections in KITTI result format
     summary.json              per model and frame: detections, matches to ground truth, timings
 
-Models by ``task``: ``lidar3d`` (:class:`LidarInferencer`), ``camera2d`` (:class:`CameraDetector`) and
-``panoptic`` (:func:`perception.models.camera.panoptic.predict_image`).
+Models by ``task``: ``lidar3d`` (:class:`LidarInferencer`), ``camera2d`` (:class:`CameraDetector`),
+``panoptic`` (:func:`perception.models.camera.panoptic.predict_image`) and ``fusion`` (:class:`FusionDetector`).
 """
 from __future__ import annotations
 
@@ -148,6 +152,38 @@ def _run_panoptic(entry: ModelEntry, frames: list[Frame], device: str) -> tuple[
     return results, {"status": "ran", "seconds_per_frame": seconds, "frames": per_frame}
 
 
+def _run_fusion(entry: ModelEntry, frames: list[Frame], out_dir: str, device: str,
+                score_thr: float) -> tuple[list, dict]:
+    from perception.apis.fusion_inference import FusionDetector
+    from perception.fusion.formats.jsonl import write_jsonl
+    from perception.structures import Sensor
+
+    detector = FusionDetector(config=entry.config_path, device=device)
+    results, seconds = _timed(lambda: detector(frames), len(frames))
+    write_jsonl(os.path.join(out_dir, "fused", f"{entry.name}.jsonl"), results)
+    per_frame = {}
+    for f, r in zip(frames, results):
+        shown = r.select(r.scores >= score_thr)
+        per_frame[f.frame_id] = {
+            "objects": len(shown), "lidar_and_camera": int((shown.seen_by(Sensor.LIDAR) & shown.seen_by(Sensor.CAMERA)).sum()),
+            "lidar_only": int((shown.seen_by(Sensor.LIDAR) & ~shown.seen_by(Sensor.CAMERA)).sum()),
+            "camera_only": int((~shown.seen_by(Sensor.LIDAR)).sum()),
+            "with_panoptic_instance": int(shown.seen_by(Sensor.PANOPTIC).sum())}
+    return results, {"status": "ran", "seconds_per_frame": seconds, "frames": per_frame}
+
+
+def _draw_fusion(frame: Frame, result, name: str, out_dir: str, score_thr: float) -> list[str]:
+    from perception.visualization import draw_fused_on_image, fused_bev_plot, save_image
+
+    camera = os.path.join(out_dir, "frames", f"{frame.frame_id}_fusion.png")
+    save_image(camera, draw_fused_on_image(frame.image, result, score_thr=score_thr,
+                                           ground_truth=frame.annotations))
+    bev = os.path.join(out_dir, "frames", f"{frame.frame_id}_fusion_bev.png")
+    fused_bev_plot(frame.points.numpy(), result, score_thr=score_thr, ground_truth=frame.annotations,
+                   title=f"frame {frame.frame_id}: {name} (GT white, fused red, camera-only frustums cyan)", path=bev)
+    return [camera, bev]
+
+
 def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optional[Sequence[str]] = None,
              device: str = "cpu", zoo: Sequence[ModelEntry] = MODEL_ZOO, tiny: bool = False,
              score_thr: float = 0.3, log: Callable[[str], None] = print) -> dict:
@@ -164,6 +200,7 @@ def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optio
     detections: dict[str, list[ObjectAnnotations]] = {}
     detections2d: dict[str, list[Detections2D]] = {}
     panoptic: Optional[list] = None  # the first panoptic model's results, one per frame
+    fused: dict[str, list] = {}
     for entry in entries:
         if not entry.available:
             log(f"[{entry.name}] no weights at {entry.checkpoint}: skipped (train with tools/train.py {entry.config})")
@@ -181,6 +218,12 @@ def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optio
             results, report = _run_panoptic(entry, frames, device)
             panoptic = panoptic or results
             note = f"{sum(v['things'] for v in report['frames'].values())} thing segments"
+        elif entry.task == "fusion":
+            fused[entry.name], report = _run_fusion(entry, frames, out_dir, device, score_thr)
+            v = report["frames"].values()
+            note = (f"{sum(x['lidar_and_camera'] for x in v)} objects seen by LiDAR and camera, "
+                    f"{sum(x['lidar_only'] for x in v)} LiDAR-only, {sum(x['camera_only'] for x in v)} camera-only "
+                    f"(score >= {score_thr})")
         else:
             summary["models"][entry.name] = {"status": f"task {entry.task} is not part of the demo yet"}
             continue
@@ -191,6 +234,8 @@ def run_demo(*, out_dir: str, data_root: str, num_frames: int = 3, models: Optio
         pictures += _draw(frame, {name: d[k] for name, d in detections.items()},
                           {name: d[k] for name, d in detections2d.items()},
                           None if panoptic is None else panoptic[k], out_dir, score_thr)
+        for name, results in fused.items():
+            pictures += _draw_fusion(frame, results[k], name, out_dir, score_thr)
     summary["pictures"] = [os.path.relpath(p, out_dir) for p in pictures]
     atomic_write_text(os.path.join(out_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
     log(f"wrote {len(pictures)} pictures and summary.json to {out_dir}")

@@ -67,4 +67,7 @@ MODEL_ZOO: tuple[ModelEntry, ...] = (
     ModelEntry(name="panoptic_points", task="panoptic", config="configs/panoptic/panoptic_points_sim.py",
                checkpoint="checkpoints/panoptic_points_sim.pth",
                summary="pointly-supervised panoptic segmentation (trained from one point per segment)"),
+    ModelEntry(name="fusion_clocs", task="fusion", config="configs/fusion/fusion_clocs_sim.py",
+               checkpoint="checkpoints/fusion_clocs_sim.pth",
+               summary="late fusion of sst + tridentnet_fast + panoptic_points, learned CLOCs-style scorer"),
 )

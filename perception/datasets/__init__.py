@@ -5,7 +5,8 @@ Importing this package registers :class:`KittiDataset`, :class:`NuScenesDataset`
 imported on their own.
 """
 from . import transforms  # noqa: F401  (registers the transforms)
+from .fusion_pairs import FusionPairsDataset
 from .kitti_dataset import KittiDataset
 from .nuscenes_dataset import NuScenesDataset
 
-__all__ = ["KittiDataset", "NuScenesDataset"]
+__all__ = ["FusionPairsDataset", "KittiDataset", "NuScenesDataset"]

@@ -29,8 +29,9 @@ from perception.utils.fileio import atomic_open, atomic_write_bytes
 
 __all__ = [
     "KittiFormatError", "KittiObject", "KITTI_CLASSES", "read_points", "write_points", "read_label", "write_label",
-    "read_calib", "read_image", "read_image_set", "write_image_set", "objects_to_annotations",
-    "annotations_to_objects", "read_frame",
+    "read_calib", "read_image", "read_image_size", "read_image_set", "write_image_set", "objects_to_annotations",
+    "annotations_to_objects", "read_frame", "has_unknown_3d", "UNKNOWN_DIMENSIONS", "UNKNOWN_LOCATION",
+    "UNKNOWN_ROTATION",
 ]
 
 #: Object types that may appear in KITTI label files.
@@ -109,6 +110,15 @@ class KittiObject:
         return " ".join(values)
 
 
+#: What a 2D-only result line writes for the unknown 3D fields (dimensions, location, rotation_y).
+UNKNOWN_DIMENSIONS, UNKNOWN_LOCATION, UNKNOWN_ROTATION = (-1.0, -1.0, -1.0), (-1000.0, -1000.0, -1000.0), -10.0
+
+
+def has_unknown_3d(obj: KittiObject) -> bool:
+    """The line carries no 3D box (KITTI's ``-1 -1 -1 -1000 -1000 -1000 -10`` convention of 2D-only results)."""
+    return tuple(obj.dimensions) == UNKNOWN_DIMENSIONS and tuple(obj.location) == UNKNOWN_LOCATION
+
+
 def _parse_label_line(path: str, lineno: int, line: str, allow_score: bool) -> KittiObject:
     fields = line.split()
     expected = "15 fields (type truncated occluded alpha x1 y1 x2 y2 h w l x y z rotation_y)"
@@ -129,7 +139,7 @@ def _parse_label_line(path: str, lineno: int, line: str, allow_score: bool) -> K
                       bbox=tuple(nums[3:7]), dimensions=tuple(nums[7:10]), location=tuple(nums[10:13]),
                       rotation_y=nums[13], score=nums[14] if len(nums) == 15 else None)
     if obj.type != "DontCare":
-        if min(obj.dimensions) < 0:
+        if min(obj.dimensions) < 0 and not has_unknown_3d(obj):
             raise KittiFormatError(f"{path}:{lineno}: negative dimension in h w l = {obj.dimensions}")
         if obj.bbox[2] < obj.bbox[0] or obj.bbox[3] < obj.bbox[1]:
             raise KittiFormatError(f"{path}:{lineno}: 2D box must have x1 <= x2 and y1 <= y2, got {obj.bbox}")
@@ -163,6 +173,20 @@ def read_calib(path: str | os.PathLike) -> KittiCalibration:
     if not os.path.isfile(path):
         raise KittiFormatError(f"{path}: calibration file not found")
     return KittiCalibration.from_file(path)
+
+
+def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of an image file, from its header only."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise KittiFormatError(f"{path}: image file not found")
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except UnidentifiedImageError:
+        raise KittiFormatError(f"{path}: not an image PIL can read") from None
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

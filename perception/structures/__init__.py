@@ -10,7 +10,9 @@ from .boxes3d import Boxes3D
 from .calibration import CalibrationError, KittiCalibration
 from .detections2d import Detections2D
 from .frame import Frame, ObjectAnnotations
+from .fused_detections import FusedDetections, Sensor
 from .frames import CoordFrame, wrap_angle
+from .panoptic_result import PanopticResult, PanopticSegment
 
 __all__ = [
     "Boxes2D", "Boxes3D", "CalibrationError", "CoordFrame", "Detections2D", "Frame", "KittiCalibration", "ObjectAnnotations",

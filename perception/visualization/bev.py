@@ -45,7 +45,8 @@ def bev_plot(points: Optional[np.ndarray], boxes3d_gt=None, boxes3d_pred=None, *
              calib=None, xlim: tuple[float, float] = (-10.0, 75.0), ylim: tuple[float, float] = (-40.0, 40.0),
              zlim: tuple[float, float] = (-2.0, 1.0), point_size: float = 1.0, title: Optional[str] = None,
              size: tuple[float, float] = (9.0, 8.0), dpi: int = 100, path: Optional[str | os.PathLike] = None,
-             show_fov: bool = True) -> np.ndarray:
+             show_fov: bool = True, pred_label: str = "prediction",
+             frustums: Optional[np.ndarray] = None) -> np.ndarray:
     """Top view of a LiDAR sweep with ground-truth and predicted boxes.
 
     Args:
@@ -57,6 +58,9 @@ def bev_plot(points: Optional[np.ndarray], boxes3d_gt=None, boxes3d_pred=None, *
         gt_labels: class names written beside the ground-truth boxes.
         xlim, ylim: the plotted area (m); x runs to the right, y (left of the car) upward.
         show_fov: outline camera 2's horizontal field of view (about +-40 deg).
+        pred_label: legend entry of the predicted boxes.
+        frustums: ``(F, 4, 2)`` LiDAR-frame BEV polygons (x, y) of camera-only objects' viewing frustums,
+            drawn dashed in cyan.
         path: also save the PNG there (atomic write).
     Returns:
         the plot as an ``(H, W, 3)`` uint8 RGB array.
@@ -83,13 +87,18 @@ def bev_plot(points: Optional[np.ndarray], boxes3d_gt=None, boxes3d_pred=None, *
             ax.plot([0, r * np.cos(a)], [0, r * np.sin(a)], color=(0.6, 0.6, 0.6), lw=0.6, ls="--")
     handles = []
     for boxes, color, name in ((_as_lidar_boxes(boxes3d_gt, calib), (1.0, 1.0, 1.0), "ground truth"),
-                               (_as_lidar_boxes(boxes3d_pred, calib), (1.0, 0.25, 0.2), "prediction")):
+                               (_as_lidar_boxes(boxes3d_pred, calib), (1.0, 0.25, 0.2), pred_label)):
         if boxes is None or not len(boxes):
             continue
         corners, ticks = _footprints(boxes)
         ax.add_collection(PolyCollection(corners, facecolors="none", edgecolors=[color], linewidths=1.3))
         ax.add_collection(LineCollection(ticks, colors=[color], linewidths=1.3))
         handles.append(ax.plot([], [], color=color, lw=1.5, label=name)[0])
+    if frustums is not None and len(frustums):
+        cyan = (0.2, 0.9, 1.0)
+        ax.add_collection(PolyCollection(np.asarray(frustums), facecolors="none", edgecolors=[cyan],
+                                         linewidths=1.0, linestyles="--"))
+        handles.append(ax.plot([], [], color=cyan, lw=1.0, ls="--", label="camera-only frustum")[0])
     if pred_scores is not None and boxes3d_pred is not None:
         pb = _as_lidar_boxes(boxes3d_pred, calib)
         for b, s in zip(pb, pred_scores):

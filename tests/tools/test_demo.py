@@ -88,3 +88,23 @@ def test_demo_runs_camera_models_and_draws_the_panoptic_overlay(tmp_path):
     camera = read_image(out / "frames" / "000000_camera.png")
     assert overlay.shape == camera.shape == image.shape
     assert (overlay != image).any() and (camera != image).any()  # something was drawn on each
+
+
+def test_demo_runs_the_fusion_model_and_writes_its_pictures_and_jsonl(tmp_path):
+    """The shipped fusion config (SST + TridentNet-Fast + panoptic + CLOCs weights) on a tiny simulated frame."""
+    from perception.datasets.kitti_io import read_image
+    from perception.fusion.formats.jsonl import read_jsonl
+
+    (entry,) = [m for m in MODEL_ZOO if m.task == "fusion"]
+    out = tmp_path / "out"
+    summary = run_demo(out_dir=str(out), data_root=str(tmp_path / "sim"), num_frames=1, zoo=[entry], tiny=True,
+                       score_thr=0.0, log=lambda _: None)
+    report = summary["models"][entry.name]
+    assert report["status"] == "ran"
+    counts = report["frames"]["000000"]
+    assert counts["objects"] == counts["lidar_and_camera"] + counts["lidar_only"] + counts["camera_only"] > 0
+    assert {"frames/000000_fusion.png", "frames/000000_fusion_bev.png"} <= set(summary["pictures"])
+    (result,) = read_jsonl(out / "fused" / f"{entry.name}.jsonl")
+    assert len(result) == counts["objects"] and result.frame_id == "000000"
+    image = read_image(tmp_path / "sim" / "training" / "image_2" / "000000.png")
+    assert (read_image(out / "frames" / "000000_fusion.png") != image).any()

@@ -24,7 +24,7 @@ from .decoder import PanopticFPNDecoder
 from .image_cues import boundary_map, denormalize_images, images_from_preprocessor, rgb_to_lab
 from .inference import load_panoptic_model, predict_image
 from .panoptic_head import PanopticHead, default_categories
-from .panoptic_result import PanopticResult, PanopticSegment
+from perception.structures.panoptic_result import PanopticResult, PanopticSegment
 from .postprocess import PanopticPostProcessor
 from .pseudo_labels import ImagePoints, PointPseudoLabeler, PseudoPanoptic
 from .segmentor import PanopticSegmentor

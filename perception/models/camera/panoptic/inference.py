@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .panoptic_result import PanopticResult
+from perception.structures.panoptic_result import PanopticResult
 from .visualize import draw_panoptic_result
 
 __all__ = ["load_panoptic_model", "predict_image", "main"]

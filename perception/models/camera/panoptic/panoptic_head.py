@@ -44,7 +44,7 @@ from .decoder import PanopticFPNDecoder
 from .image_cues import boundary_map, rgb_to_lab
 from .losses import (center_loss, color_affinity_loss, embedding_contrast_loss, offset_loss, point_label_map,
                      semantic_loss)
-from .panoptic_result import PanopticResult, PanopticSegment
+from perception.structures.panoptic_result import PanopticResult, PanopticSegment
 from .postprocess import PanopticPostProcessor
 from .pseudo_labels import ImagePoints, PointPseudoLabeler, PseudoPanoptic
 from .targets import PanopticTargets, panoptic_targets, stack_targets

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .panoptic_result import PanopticSegment
+from perception.structures.panoptic_result import PanopticSegment
 
 __all__ = ["PanopticPostProcessor"]
 

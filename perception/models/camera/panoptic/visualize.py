@@ -7,7 +7,7 @@ import numpy as np
 
 from perception.visualization import panoptic_overlay
 
-from .panoptic_result import PanopticResult
+from perception.structures.panoptic_result import PanopticResult
 
 __all__ = ["draw_panoptic_result"]
 
