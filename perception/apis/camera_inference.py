@@ -18,6 +18,7 @@ from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 
 from perception.engine import load_model
+from perception.utils.images import check_rgb_image
 
 from .lidar_inference import label_names
 from perception.structures import Boxes2D, Detections2D
@@ -64,9 +65,7 @@ class CameraDetector:
         return out
 
     def _prepare(self, image: np.ndarray, index: int) -> dict:
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image {index}: expected an (H, W, 3) uint8 RGB array, got {image.shape} {image.dtype}")
+        image = check_rgb_image(image, f"image {index}")
         shape = (int(image.shape[0]), int(image.shape[1]))
         return self.pipeline(dict(img=image, img_shape=shape, ori_shape=shape, img_path=f"<image {index}>",
                                   sample_idx=index))

@@ -28,12 +28,22 @@ __all__ = ["ClocsFuser"]
 @MODELS.register_module()
 class ClocsFuser(BaseModel):
     """Args:
-        num_classes: classes of the one-hot feature (the LiDAR detector's).
+        class_names: classes of the one-hot feature (the LiDAR detector's, in its order).
         hidden: width of the per-entry MLP.
+        identity_classes: classes whose scores the fuser leaves as the LiDAR gave them (no learned correction):
+            a per-class gate, chosen by cross-fitting on the tuning split (``tools/tune_fusion.py --clocs``).
     """
 
-    def __init__(self, *, num_classes: int = 3, hidden: Sequence[int] = (32, 32), init_cfg: Optional[dict] = None):
+    def __init__(self, *, class_names: Sequence[str] = ("Car", "Pedestrian", "Cyclist"),
+                 hidden: Sequence[int] = (32, 32), identity_classes: Sequence[str] = (),
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        unknown = sorted(set(identity_classes) - set(class_names))
+        if unknown:
+            raise ValueError(f"ClocsFuser.identity_classes {unknown} not in {tuple(class_names)}")
+        self.class_names = tuple(class_names)
+        self.identity_classes = tuple(identity_classes)
+        num_classes = len(class_names)
         layers: list[nn.Module] = []
         width = len(FEATURES) + num_classes
         for h in hidden:
@@ -54,7 +64,9 @@ class ClocsFuser(BaseModel):
         device = next(self.parameters()).device
         features = candidates.features.to(device)
         score_3d = features[:, FEATURES.index("score_3d")].clamp(1e-4, 1 - 1e-4)
-        entry = torch.logit(score_3d) + self.mlp(features).squeeze(1)
+        onehot = features[:, len(FEATURES):]
+        gate = 1.0 - onehot[:, [self.class_names.index(c) for c in self.identity_classes]].sum(dim=1)
+        entry = torch.logit(score_3d) + gate * self.mlp(features).squeeze(1)
         out = torch.full((candidates.num_3d,), float("-inf"), device=device, dtype=entry.dtype)
         return out.scatter_reduce(0, candidates.index[:, 0].to(device), entry, reduce="amax", include_self=True)
 

@@ -45,6 +45,12 @@ class DetectionCache:
                     raise ValueError(f"detection cache: {kind} model {name} has {len(dets)} frames, "
                                      f"the split has {len(self.frame_ids)}")
 
+    def subset(self, indices: Sequence[int]) -> "DetectionCache":
+        """The frames at ``indices`` (in that order)."""
+        return DetectionCache(data_root=self.data_root, frame_ids=[self.frame_ids[i] for i in indices],
+                              lidar={k: [v[i] for i in indices] for k, v in self.lidar.items()},
+                              camera={k: [v[i] for i in indices] for k, v in self.camera.items()})
+
     def save(self, path: str | os.PathLike) -> None:
         buf = io.BytesIO()
         torch.save({"format": _FORMAT, **dataclasses.asdict(self)} | {"lidar": self.lidar, "camera": self.camera}, buf)

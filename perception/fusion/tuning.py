@@ -17,7 +17,7 @@ from .evaluation import EVAL_CLASSES, evaluate_fusion
 from .late_fusion import LateFusion
 from .rule_scorer import RuleScorer
 
-__all__ = ["DEFAULT_GRID", "tune_rule_fusion"]
+__all__ = ["DEFAULT_GRID", "tune_rule_fusion", "clocs_gate_from_folds"]
 
 DEFAULT_GRID = {"boost": (0.0, 0.1, 0.3, 0.5, 1.0), "miss_factor": (0.8, 1.0),
                 "camera_only_factor": (0.01, 0.05, 0.3, 0.6), "box2d": ("lidar", "mean", "camera")}
@@ -59,3 +59,27 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
     baselines = {"3D lidar_only": base["3D"]["lidar_only"], "2D lidar_only": base["2D"]["lidar_only"],
                  "2D camera_only": base["2D"]["camera_only"]}
     return {"settings": settings, "gains": gains, "baselines": baselines, "combinations": len(combos)}
+
+
+def clocs_gate_from_folds(folds: Sequence[tuple[DetectionCache, object]], fusion_kwargs: Mapping, *,
+                          lidar_model: str, camera_model: str, classes: Sequence[str] = EVAL_CLASSES) -> dict:
+    """Which classes the learned fuser should leave alone, by cross-fitting.
+
+    ``folds``: ``(held-out cache, ClocsFuser trained without those frames)`` pairs.  On each held-out fold the
+    fuser runs with its learned correction and without it (``identity_classes`` = every class; all else equal);
+    a class keeps the correction when its worst-case gain ``min(d 3D AP, d 2D AP)``, averaged over the folds, is
+    positive.  Returns ``{"identity_classes": [...], "gains": {class: [(d3d, d2d) per fold]}}``.
+    """
+    import copy
+
+    gains: dict[str, list] = {c: [] for c in classes}
+    for cache, fuser in folds:
+        off = copy.deepcopy(fuser)
+        off.identity_classes = tuple(classes)
+        fusions = {"on": LateFusion(scorer=fuser, class_names=classes, **fusion_kwargs),
+                   "off": LateFusion(scorer=off, class_names=classes, **fusion_kwargs)}
+        t = evaluate_fusion(cache, fusions, lidar_model=lidar_model, camera_model=camera_model)
+        for c in classes:
+            gains[c].append((t["3D"]["on"][c] - t["3D"]["off"][c], t["2D"]["on"][c] - t["2D"]["off"][c]))
+    identity = [c for c in classes if sum(min(d3, d2) for d3, d2 in gains[c]) / len(gains[c]) <= 0]
+    return {"identity_classes": identity, "gains": gains}

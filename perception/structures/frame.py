@@ -7,6 +7,8 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from perception.utils.images import check_rgb_image
+
 from .boxes2d import Boxes2D
 from .boxes3d import Boxes3D
 from .calibration import KittiCalibration
@@ -93,9 +95,8 @@ class Frame:
     def __post_init__(self):
         if self.points.dim() != 2 or self.points.shape[1] < 3:
             raise ValueError(f"Frame {self.frame_id}: points must be (P, >=3), got {tuple(self.points.shape)}")
-        if self.image is not None and (self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8):
-            raise ValueError(f"Frame {self.frame_id}: image must be (H, W, 3) uint8 RGB, "
-                             f"got {self.image.shape} {self.image.dtype}")
+        if self.image is not None:
+            check_rgb_image(self.image, f"Frame {self.frame_id}: image")
 
     @property
     def image_size(self) -> Optional[tuple[int, int]]:

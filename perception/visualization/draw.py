@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from perception.structures import Boxes2D, Boxes3D, CoordFrame, KittiCalibration
+from perception.utils.images import check_rgb_image
 
 __all__ = ["Color", "CLASS_COLORS", "color_for", "project_boxes3d", "draw_boxes3d_on_image", "draw_boxes2d",
            "panoptic_overlay", "save_image"]
@@ -46,10 +47,8 @@ def color_for(label: Union[str, int, None], index: int = 0) -> Color:
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
-    return np.ascontiguousarray(image.copy())
+    """A writable copy of a valid image (drawing never changes its input)."""
+    return np.ascontiguousarray(check_rgb_image(image, "draw").copy())
 
 
 def project_boxes3d(boxes3d: Boxes3D, calib: KittiCalibration, camera: int = 2, near: float = 0.1

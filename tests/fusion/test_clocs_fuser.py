@@ -61,6 +61,12 @@ def test_fuser_learns_that_camera_support_makes_a_detection_true(scene):
     probs = torch.cat(fuser([c for c, _ in frames], mode="predict"))
     truth = torch.cat([t for _, t in frames]).bool()
     assert probs[truth].min() > 0.8 and probs[~truth].max() < 0.2
+    # the per-class gate: a class in identity_classes keeps its LiDAR scores, whatever was learned
+    fuser.identity_classes = ("Car",)
+    torch.testing.assert_close(torch.cat(fuser([c for c, _ in frames], mode="predict")), torch.full((32,), 0.5),
+                               atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="identity_classes"):
+        ClocsFuser(identity_classes=("Truck",))
 
 
 def test_fusion_configs_build(repo_root):

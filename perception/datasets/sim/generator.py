@@ -251,12 +251,9 @@ def generate_dataset(root: str | os.PathLike, *, num_frames: int, config: Option
             todo.append(i)
     reused = len(metas)
     stage_sums = {s: 0.0 for s in STAGES}
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        tqdm = None
-    bar = tqdm(total=num_frames, initial=reused, desc="simulating", unit="frame", disable=not progress) \
-        if tqdm is not None else None
+    from tqdm import tqdm
+
+    bar = tqdm(total=num_frames, initial=reused, desc="simulating", unit="frame", disable=not progress)
     try:
         if workers == 1 or len(todo) <= 1:
             _init_worker(root, config.to_dict())
@@ -265,8 +262,7 @@ def generate_dataset(root: str | os.PathLike, *, num_frames: int, config: Option
                 metas[i] = write_frame(root, frame, config)
                 for s in STAGES:
                     stage_sums[s] += frame.timings[s]
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
         else:
             ctx = mp.get_context("spawn")
             with ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=(root, config.to_dict())) as pool:
@@ -274,11 +270,9 @@ def generate_dataset(root: str | os.PathLike, *, num_frames: int, config: Option
                     metas[i] = meta
                     for s in STAGES:
                         stage_sums[s] += timings[s]
-                    if bar is not None:
-                        bar.update(1)
+                    bar.update(1)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     ordered = [metas[i] for i in range(num_frames)]
     _write_indices(root, train, ordered, config)
     stats = _dataset_stats(ordered)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from perception.structures.panoptic_result import PanopticResult
+from perception.utils.images import check_rgb_image
 from .visualize import draw_panoptic_result
 
 __all__ = ["load_panoptic_model", "predict_image", "main"]
@@ -46,9 +47,7 @@ def predict_image(model, image: np.ndarray, *, scale: Sequence[int]) -> Panoptic
     import mmcv
     from mmdet.structures import DetDataSample
 
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+    image = check_rgb_image(image, "predict_image")
     h0, w0 = image.shape[:2]
     resized = mmcv.imrescale(image, tuple(int(v) for v in scale), interpolation="bilinear")
     h, w = resized.shape[:2]
