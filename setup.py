@@ -89,6 +89,7 @@ setup(
     description="Multi-source perception for autonomous driving: TridentNet, pointly-supervised panoptic "
                 "segmentation, SST LiDAR detection and late fusion",
     packages=find_packages(include=["perception", "perception.*"]),
+    package_data={"perception.ros": ["msg/*/*.msg"]},
     python_requires=">=3.10",
     ext_modules=[ext] if ext is not None else [],
     cmdclass=cmdclass,

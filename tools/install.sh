@@ -49,7 +49,36 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# 3. perception + compiled ops (incremental) ---------------------------------------------
+# 3. ROS 1 from Debian, for the inference node on a real master ----------------------------
+# Debian bookworm ships ROS 1 (Noetic era) for its system Python 3.11.  Rather than putting all of
+# /usr/lib/python3/dist-packages on the venv's path (Debian's numpy, yaml, ... would shadow or mix with the
+# pinned ones), link exactly the ROS packages into $VENV/ros1 and add that one directory with a .pth file.
+# PERCEPTION_SKIP_ROS=1 skips this step (the node then runs on bags only).
+ros_debs=(python3-rospy python3-rosmaster python3-sensor-msgs python3-geometry-msgs python3-diagnostic-msgs
+          python3-tf2-msgs)
+ros_pkgs=(rospy rosgraph rosmaster roslib rospkg genpy genmsg catkin catkin_pkg roscpp std_msgs sensor_msgs
+          geometry_msgs diagnostic_msgs tf2_msgs rosgraph_msgs actionlib_msgs defusedxml)
+if [ "${PERCEPTION_SKIP_ROS:-0}" != 1 ]; then
+  missing=()
+  for deb in "${ros_debs[@]}"; do dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]} (ROS 1 for the inference node)"
+    as_root apt-get install -y --no-install-recommends "${missing[@]}" \
+      || { as_root apt-get update && as_root apt-get install -y --no-install-recommends "${missing[@]}"; }
+  fi
+  ros_dir="$(cd "$VENV" && pwd)/ros1"
+  mkdir -p "$ros_dir"
+  for pkg in "${ros_pkgs[@]}"; do
+    [ -e "/usr/lib/python3/dist-packages/$pkg" ] && ln -sfn "/usr/lib/python3/dist-packages/$pkg" "$ros_dir/$pkg"
+  done
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  echo "$ros_dir" > "$site/perception-ros1.pth"
+  "$VENV/bin/python" -c "import rospy, genpy, sensor_msgs.msg, diagnostic_msgs.msg, tf2_msgs.msg" \
+    || { echo "ROS 1 packages are linked into $ros_dir but do not import; see the error above" >&2; exit 1; }
+  command -v rosmaster >/dev/null || { echo "rosmaster not found after installing python3-rosmaster" >&2; exit 1; }
+fi
+
+# 4. perception + compiled ops (incremental) ---------------------------------------------
 log "building perception ops"
 export PERCEPTION_REQUIRE_OPS=${PERCEPTION_REQUIRE_OPS:-1}
 if ! $PIP show -q perception >/dev/null 2>&1; then

@@ -91,3 +91,17 @@ def test_refuses_other_settings_foreign_dirs_and_extra_frames(sim_root, tmp_path
     with pytest.raises(SimDatasetError, match="no sim_meta.json"):
         generate_dataset(foreign, num_frames=1, config=tiny_config, progress=False)
     assert sorted(os.listdir(foreign)) == ["notes.txt"]
+
+
+def test_generating_in_process_leaves_the_torch_thread_count_alone(tmp_path, tiny_config):
+    """Regression: the single-worker path used to call the pool initializer, pinning torch to 1 thread for
+    the rest of the process (the demo and the ROS node then ran their models on one core)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        generate_dataset(tmp_path / "one", num_frames=1, config=tiny_config, workers=1, progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

@@ -22,7 +22,7 @@ def bench(*args, tmp_path):
 def test_list_names_every_benchmark():
     proc = subprocess.run([sys.executable, "tools/benchmark.py", "--list"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0
-    for name in ("camera", "kitti_eval", "lidar", "lidar_ops", "sim"):
+    for name in ("camera", "kitti_eval", "lidar", "lidar_ops", "ros", "sim"):
         assert name in proc.stdout
 
 
@@ -42,3 +42,15 @@ def test_kitti_eval_fast_and_reference_agree(tmp_path):
     assert report["set"]["frames"] == 30
     assert report["reference"]["frames"] == 30 and report["reference"]["max_abs_ap_diff"] < 1e-9
     assert report["files_vs_memory_max_abs_ap_diff"] == 0.0
+
+
+def test_ros_node_benchmark_reports_throughput_overhead_and_bounded_queues(tmp_path):
+    report = bench("ros", "--tiny", "--frames", "1", "--data-root", str(tmp_path / "sim"), "--sustained", "2",
+                   "--warmup", "1", "--overload-seconds", "4", "--no-panoptic", tmp_path=tmp_path)
+    sustained, overload = report["sustained"], report["overload"]
+    assert sustained["frames"] == 2 and sustained["fps"] > 0
+    assert 0 < sustained["node_overhead_share_median"] < 1 and "meets_target" in sustained
+    assert overload["frames_offered"] >= overload["frames_processed"] > 0
+    assert overload["frame_queue_max"] <= overload["frame_queue_size"] == 2       # the queue stayed bounded
+    assert overload["frames_dropped_queue_full"] + overload["frames_processed"] <= overload["frames_offered"]
+    assert overload["rss_mb_end"] > 0

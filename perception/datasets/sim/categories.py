@@ -86,10 +86,11 @@ def segment_category(ids: np.ndarray | int) -> np.ndarray | int:
 
 def ids_to_rgb(ids: np.ndarray) -> np.ndarray:
     """``(H, W)`` integer ids -> ``(H, W, 3)`` uint8 RGB with ``id = R + 256 G + 256^2 B``."""
-    ids = np.asarray(ids, dtype=np.int64)
+    ids = np.asarray(ids)
     if ids.min(initial=0) < 0 or ids.max(initial=0) >= 256 ** 3:
         raise ValueError("panoptic ids must lie in [0, 256**3)")
-    return np.stack([ids % 256, (ids // 256) % 256, ids // 65536], axis=-1).astype(np.uint8)
+    # the three low bytes of each id, little-endian: R = id % 256, G = (id // 256) % 256, B = id // 65536
+    return np.ascontiguousarray(ids.astype("<u4").view(np.uint8).reshape(*ids.shape, 4)[..., :3])
 
 
 def rgb_to_ids(rgb: np.ndarray) -> np.ndarray:

@@ -255,8 +255,7 @@ def generate_dataset(root: str | os.PathLike, *, num_frames: int, config: Option
 
     bar = tqdm(total=num_frames, initial=reused, desc="simulating", unit="frame", disable=not progress)
     try:
-        if workers == 1 or len(todo) <= 1:
-            _init_worker(root, config.to_dict())
+        if workers == 1 or len(todo) <= 1:    # in this process: leave its torch thread count alone
             for i in todo:
                 frame = simulate_frame(i, config, nthreads=0)
                 metas[i] = write_frame(root, frame, config)

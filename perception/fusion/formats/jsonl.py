@@ -70,20 +70,19 @@ _ALL_SENSOR_BITS = sum(int(s) for s in Sensor)
 
 
 # ============================================================================================ writing
-def _row_or_none(row: torch.Tensor, *, frame_id: str, index: int, field: str) -> Optional[list[float]]:
+def _row_or_none(row: np.ndarray, *, frame_id: str, index: int, field: str) -> Optional[list[float]]:
     """A box / score / range row as a list of floats, ``None`` when all of it is NaN; a partly NaN or infinite
     row is an error (FusedDetections' convention is "all or nothing")."""
-    values = row.detach().cpu().reshape(-1)
-    nan = torch.isnan(values)
-    if bool(nan.all()):
+    values = np.asarray(row, dtype=np.float64).reshape(-1)
+    if np.isnan(values).all():
         return None
-    if not bool(torch.isfinite(values).all()):
+    if not np.isfinite(values).all():
         raise ValueError(f"FusedDetections {frame_id!r}: object {index} field {field!r} is partly NaN or infinite "
                          f"({values.tolist()}); a value is either all finite or all NaN (not measured)")
     return [float(v) for v in values.tolist()]
 
 
-def _scalar_or_none(value: torch.Tensor, *, frame_id: str, index: int, field: str) -> Optional[float]:
+def _scalar_or_none(value: np.ndarray, *, frame_id: str, index: int, field: str) -> Optional[float]:
     """A single-sensor score as a float, ``None`` when NaN."""
     row = _row_or_none(value, frame_id=frame_id, index=index, field=field)
     return None if row is None else row[0]
@@ -108,6 +107,12 @@ def frame_to_dict(result: FusedDetections) -> dict:
     calib = result.calib
     panoptic = result.panoptic
     segments = {s.id: s for s in panoptic.segments} if panoptic is not None else {}
+    def host(t: torch.Tensor) -> np.ndarray:   # one conversion per field, not one per object
+        return t.detach().cpu().double().numpy()
+
+    boxes3d, boxes2d = host(result.boxes3d.tensor), host(result.boxes2d.tensor)
+    lidar_scores, camera_scores, depth_range = host(result.lidar_scores), host(result.camera_scores), host(
+        result.depth_range)
     objects = []
     for i, name in enumerate(result.names):
         score = float(result.scores[i])
@@ -128,11 +133,11 @@ def frame_to_dict(result: FusedDetections) -> dict:
                        "mask": _rle(result.mask(i))}
         objects.append({
             "name": str(name), "score": score, "sensors": result.sensor_names(i),
-            "box3d": _row_or_none(result.boxes3d.tensor[i], frame_id=fid, index=i, field="box3d"),
-            "box2d": _row_or_none(result.boxes2d.tensor[i], frame_id=fid, index=i, field="box2d"),
-            "lidar_score": _scalar_or_none(result.lidar_scores[i], frame_id=fid, index=i, field="lidar_score"),
-            "camera_score": _scalar_or_none(result.camera_scores[i], frame_id=fid, index=i, field="camera_score"),
-            "depth_range": _row_or_none(result.depth_range[i], frame_id=fid, index=i, field="depth_range"),
+            "box3d": _row_or_none(boxes3d[i], frame_id=fid, index=i, field="box3d"),
+            "box2d": _row_or_none(boxes2d[i], frame_id=fid, index=i, field="box2d"),
+            "lidar_score": _scalar_or_none(lidar_scores[i], frame_id=fid, index=i, field="lidar_score"),
+            "camera_score": _scalar_or_none(camera_scores[i], frame_id=fid, index=i, field="camera_score"),
+            "depth_range": _row_or_none(depth_range[i], frame_id=fid, index=i, field="depth_range"),
             "panoptic_id": pid, "segment": segment,
         })
     return {
