@@ -1,7 +1,9 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "region_batching/region_batching.h"
 
@@ -68,15 +70,38 @@ at::Tensor gather_regions_cpu(const at::Tensor& feats, const at::Tensor& index) 
 
 at::Tensor scatter_regions_cpu(const at::Tensor& regions, const at::Tensor& index, int64_t num_voxels) {
   const int64_t c = regions.size(2), rows = index.numel(), v = num_voxels;
-  at::Tensor out = at::zeros({v, c}, regions.options());
   const int64_t* idx = index.data_ptr<int64_t>();
-  for (int64_t r = 0; r < rows; ++r)
-    TORCH_CHECK_INDEX(idx[r] < v, "scatter_regions: index ", num_str(idx[r]),
-                      " is out of range for num_voxels = ", num_str(v));
+  // One pass validates the index and finds, per voxel, the row that writes it; region batching puts every
+  // kept voxel in exactly one row, so usually no voxel is written twice.
+  std::vector<int64_t> source(static_cast<size_t>(v), -1);
+  bool injective = true;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t k = idx[r];
+    TORCH_CHECK_INDEX(k < v, "scatter_regions: index ", num_str(k), " is out of range for num_voxels = ", num_str(v));
+    if (k < 0) continue;
+    if (source[k] >= 0) injective = false;
+    else source[k] = r;
+  }
+  if (injective) {
+    // Each output row is written once, in order: a copy of its source row, or zeros (no zero fill, then add).
+    at::Tensor out = at::empty({v, c}, regions.options());
+    const size_t row_bytes = static_cast<size_t>(c) * regions.element_size();
+    const char* src = static_cast<const char*>(regions.data_ptr());
+    char* dst = static_cast<char*>(out.data_ptr());
+    at::parallel_for(0, v, std::max<int64_t>(1, 16384 / std::max<int64_t>(c, 1)), [&](int64_t begin, int64_t end) {
+      for (int64_t k = begin; k < end; ++k) {
+        const int64_t r = source[k];
+        if (r < 0) std::memset(dst + k * row_bytes, 0, row_bytes);  // all-zero bits are 0 for every float type
+        else std::memcpy(dst + k * row_bytes, src + r * row_bytes, row_bytes);
+      }
+    });
+    return out;
+  }
+  at::Tensor out = at::zeros({v, c}, regions.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, regions.scalar_type(), "scatter_regions_cpu", [&] {
     const scalar_t* src = regions.data_ptr<scalar_t>();
     scalar_t* dst = out.data_ptr<scalar_t>();
-    // Threads split the channels, so repeated indices accumulate without races, in row order.
+    // Repeated voxels: threads split the channels, so repeated indices accumulate without races, in row order.
     at::parallel_for(0, c, 8, [&](int64_t c0, int64_t c1) {
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t k = idx[r];
