@@ -38,11 +38,10 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
 
 def _build_node(params: NodeParams, publish):
     from perception.apis import FusionDetector
-    from perception.apis.model_zoo import repo_path
     from perception.ros.node import InferenceNode
 
-    detector = FusionDetector(config=repo_path(params.config) if not params.config.startswith("/") else params.config,
-                              device=params.device, checkpoints=params.checkpoints or None,
+    # a relative config path is tried from here, then from the repository root (perception.fusion.builder)
+    detector = FusionDetector(config=params.config, device=params.device, checkpoints=params.checkpoints or None,
                               with_panoptic=params.with_panoptic)
     return InferenceNode(params=params, detector=detector, class_names=detector.config.class_names, publish=publish)
 
@@ -63,11 +62,10 @@ def run_on_bag(params: NodeParams, bag: str, out: str, rate, progress: bool) -> 
     _install_signal_handlers(stop)
     holder = {}
     node = _build_node(params, lambda topic, msg: holder["recorder"].publish(topic, msg))
-    recorder = holder["recorder"] = BagRecorder(out, node.publications)
-    try:
+    with BagRecorder(out, node.publications) as recorder:   # complete (renamed to OUT) unless an error escapes
+        holder["recorder"] = recorder
         n = replay_bag(node, recorder, bag, rate=rate, stop=stop, progress=progress)
-    finally:
-        path = recorder.close()
+    path = recorder.path
     summary = node.summary()
     print(f"read {n} messages from {bag}; wrote {path}: "
           + ", ".join(f"{t} x{c}" for t, c in sorted(recorder.counts.items())))

@@ -4,8 +4,8 @@ Input: a ROS 1 bag (``.bag``), a ROS 2 bag directory (SQLite3 or MCAP storage) o
 recorded by ROS 2, read through rosbags' ``AnyReader``.  Output: a ROS 1 bag with one connection per output
 topic (:attr:`InferenceNode.publications`), each message stored at its header stamp (diagnostics at the
 replay time).  The output is written to ``<out>.partial`` and renamed to ``<out>`` when the replay ends or is
-stopped (SIGINT/SIGTERM through ``stop``), so a bag at ``<out>`` is always complete and readable; a crash
-leaves only the ``.partial`` file.
+stopped (SIGINT/SIGTERM through ``stop``), so a bag at ``<out>`` is always complete and readable; an error
+during the replay leaves only the ``.partial`` file.
 
 Rates: ``rate=None`` replays as fast as the node processes (each frame is processed before the next message
 is read, so nothing is dropped and the output is deterministic); ``rate=r`` replays at ``r`` x the recorded
@@ -42,9 +42,16 @@ def read_messages(path: str | os.PathLike, topics: Optional[set[str]] = None
 
 
 class BagRecorder:
-    """Thread-safe writer of node outputs to a ROS 1 bag (``publish`` is the node's publish function)."""
+    """Thread-safe writer of messages (rosbags ROS 1 dataclasses) to a ROS 1 bag, atomically.
 
-    def __init__(self, path: str | os.PathLike, topics: dict[str, str]):
+    The bag is written to ``<path>.partial``; :meth:`close` with ``complete=True`` moves it to ``path``. Topics
+    get a connection on first use (or up front from ``topics``: ``{topic: type}``); ``/tf_static`` is latched,
+    as ``rosbag record`` does.  :meth:`publish` is the node's publish function: messages are stored at their
+    header stamp, or at :attr:`now_ns` (the replay time) when they have none.  Use as a context manager to
+    close it, completely only when no exception escaped.
+    """
+
+    def __init__(self, path: str | os.PathLike, topics: Optional[dict[str, str]] = None):
         self.path = pathlib.Path(path)
         self.partial = self.path.with_name(self.path.name + ".partial")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,33 +59,50 @@ class BagRecorder:
             self.partial.unlink()
         self._writer = Writer(self.partial)
         self._writer.open()
-        store = ros1_typestore()
-        self._connections = {topic: self._writer.add_connection(topic, typestore_name(kind), typestore=store)
-                             for topic, kind in topics.items()}
+        self._connections: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.now_ns = 0
-        self.counts = {topic: 0 for topic in topics}
+        self.counts: dict[str, int] = {}
         self._closed = False
+        for topic, kind in (topics or {}).items():
+            self._connection(topic, kind)
 
-    def publish(self, topic: str, msg: Any) -> None:
-        connection = self._connections[topic]
-        data = ros1_typestore().serialize_ros1(msg, connection.msgtype)
-        header = getattr(msg, "header", None)
-        stamp = int(round(stamp_seconds(header) * 1e9)) if header is not None else 0
+    def _connection(self, topic: str, msgtype: str) -> Any:
+        if topic not in self._connections:
+            self._connections[topic] = self._writer.add_connection(
+                topic, typestore_name(msgtype), typestore=ros1_typestore(),
+                latching=1 if topic.endswith("tf_static") else None)
+            self.counts[topic] = 0
+        return self._connections[topic]
+
+    def write(self, topic: str, msg: Any, timestamp_ns: int) -> None:
+        data = ros1_typestore().serialize_ros1(msg, msg.__msgtype__)
         with self._lock:
             if self._closed:
                 return
-            self._writer.write(connection, stamp if stamp > 0 else max(self.now_ns, 1), data)
+            self._writer.write(self._connection(topic, msg.__msgtype__), int(timestamp_ns), data)
             self.counts[topic] += 1
 
-    def close(self) -> pathlib.Path:
-        """Close the bag and move it to its final name; returns that path."""
+    def publish(self, topic: str, msg: Any) -> None:
+        header = getattr(msg, "header", None)
+        stamp = int(round(stamp_seconds(header) * 1e9)) if header is not None else 0
+        self.write(topic, msg, stamp if stamp > 0 else max(self.now_ns, 1))
+
+    def close(self, *, complete: bool = True) -> pathlib.Path:
+        """Close the bag; ``complete``: move it to its final name. Returns where the bag now is."""
         with self._lock:
             if not self._closed:
                 self._writer.close()
                 self._closed = True
-                os.replace(self.partial, self.path)
-        return self.path
+                if complete:
+                    os.replace(self.partial, self.path)
+        return self.path if complete else self.partial
+
+    def __enter__(self) -> "BagRecorder":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(complete=exc_type is None)
 
 
 def replay_bag(node: InferenceNode, recorder: BagRecorder, path: str | os.PathLike, *, rate: Optional[float] = None,

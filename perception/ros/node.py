@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from perception.structures import Frame, FusedDetections
+from perception.structures import Frame, FusedDetections, KittiCalibration
 
 from . import outputs
 from .camera_info import calibration_from_camera_info, camera_info_matrix, parse_lidar_to_camera
@@ -106,10 +106,11 @@ class InferenceNode:
         self._clock = clock
         self.stats = NodeStats()
         self.sync = ApproximateSync(tolerance=params.sync_tolerance, queue_size=params.input_queue_size)
-        self.frames: BoundedQueue[tuple[SyncedPair, float]] = BoundedQueue(params.frame_queue_size)
+        self.frames: BoundedQueue[SyncedPair] = BoundedQueue(params.frame_queue_size)
         self._extrinsic = parse_lidar_to_camera(params.lidar_to_camera) if params.lidar_to_camera else None
-        self._camera_info: Optional[_Decoded] = None
-        self._calib_cache: Optional[tuple[Any, Any, Any]] = None
+        self._camera_info: Any = None                # the latest CameraInfo message
+        self._tf_message: Any = None
+        self._calib_cache: Optional[tuple[bytes, KittiCalibration]] = None   # (the matrices it was built from, calib)
         self._lock = threading.Lock()
         self._worker: Optional[threading.Thread] = None
         self._stop = threading.Event()
@@ -205,14 +206,14 @@ class InferenceNode:
                                "or an earlier message of the stream (out of order or replayed)")
         if pair is not None:
             self.stats.frames_synced += 1
-            self.frames.put((pair, self._clock()))
+            self.frames.put(pair)
 
     def _on_camera_info(self, msg: Any) -> None:
         P = camera_info_matrix(msg, "P")
         if P.size != 12 or not P.any():
             raise MessageError("CameraInfo.P: expected the 3 x 4 projection matrix (12 numbers, not all zero)")
         with self._lock:
-            self._camera_info = _Decoded(header=msg.header, payload=msg, received=self._clock(), decode_s=0.0)
+            self._camera_info = msg
 
     def _on_tf(self, msg: Any) -> None:
         with self._lock:
@@ -221,7 +222,7 @@ class InferenceNode:
     def _calibration(self, image_header: Any, points_header: Any):
         with self._lock:
             info = self._camera_info
-            tf_msg = getattr(self, "_tf_message", None)
+            tf_msg = self._tf_message
         if info is None:
             raise MessageError(f"no CameraInfo received yet on {self.params.camera_info_topic}")
         extrinsic = self._extrinsic
@@ -230,13 +231,13 @@ class InferenceNode:
                 raise MessageError(f"no lidar_to_camera parameter and no transform on {self.params.tf_static_topic}")
             extrinsic = lidar_to_camera_from_tf(tf_msg, camera_frame=image_header.frame_id,
                                                 lidar_frame=points_header.frame_id)
-        key = (id(info.payload), id(tf_msg), extrinsic.tobytes())
+        key = camera_info_matrix(info, "P").tobytes() + camera_info_matrix(info, "R").tobytes() + extrinsic.tobytes()
         if self._calib_cache is None or self._calib_cache[0] != key:
-            self._calib_cache = (key, calibration_from_camera_info(info.payload, extrinsic), None)
-        return self._calib_cache[1], info.payload
+            self._calib_cache = (key, calibration_from_camera_info(info, extrinsic))
+        return self._calib_cache[1], info
 
     # ------------------------------------------------------------------ processing
-    def process(self, pair: SyncedPair, synced_at: float) -> Optional[FusedDetections]:
+    def process(self, pair: SyncedPair) -> Optional[FusedDetections]:
         """Run the detector on one frame and publish; returns the result (``None`` when the frame failed)."""
         image: _Decoded = pair.image
         points: _Decoded = pair.points
@@ -286,10 +287,10 @@ class InferenceNode:
         """Process every queued frame now, in this thread (bag replay at maximum rate); returns how many."""
         n = 0
         while len(self.frames):
-            item = self.frames.get(timeout=0)
-            if item is None:
+            pair = self.frames.get(timeout=0)
+            if pair is None:
                 break
-            self.process(*item)
+            self.process(pair)
             n += 1
         return n
 
@@ -304,9 +305,9 @@ class InferenceNode:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            item = self.frames.get(timeout=0.1)
-            if item is not None:
-                self.process(*item)
+            pair = self.frames.get(timeout=0.1)
+            if pair is not None:
+                self.process(pair)
 
     def stop(self, *, drain: bool = False, timeout: float = 60.0) -> None:
         """Stop the worker after its current frame (``drain``: after every queued frame), then publish the

@@ -25,6 +25,7 @@ detections are not the same object in general; the JSON message pairs everything
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -101,8 +102,8 @@ def panoptic_image(result: FusedDetections, header: Any) -> Any:
     """``rgb8`` Image of the panoptic ids of ``result`` (``result.panoptic`` must be set)."""
     if result.panoptic is None:
         raise ValueError(f"frame {result.frame_id}: no panoptic result to publish")
-    return encode_image(ids_to_rgb(result.panoptic.ids), "rgb8").to_msg(
-        lambda **kw: new_message("sensor_msgs/Image", **kw), header)
+    return encode_image(ids_to_rgb(result.panoptic.ids), "rgb8").to_msg(partial(new_message, "sensor_msgs/Image"),
+                                                                       header)
 
 
 def read_detection3d_array(msg: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+from functools import partial
 from typing import Any, Iterable
 
 import numpy as np
@@ -22,7 +23,7 @@ from .image import encode_image
 from .params import NodeParams
 from .pointcloud2 import encode_pointcloud2
 from .tf import tf_message
-from .typestore import new_message, ros1_typestore
+from .typestore import new_message
 
 __all__ = ["CAMERA_FRAME", "LIDAR_FRAME", "convert_message", "frame_messages", "header", "write_sensor_bag"]
 
@@ -59,11 +60,11 @@ def frame_messages(frame: Frame, *, stamp: float, seq: int = 0, params: NodePara
                                header=lidar_header)))
     out += [
         (params.points_topic, stamp,
-         cloud.to_msg(lambda **kw: new_message("sensor_msgs/PointCloud2", **kw),
-                      lambda **kw: new_message("sensor_msgs/PointField", **kw), lidar_header)),
+         cloud.to_msg(partial(new_message, "sensor_msgs/PointCloud2"), partial(new_message, "sensor_msgs/PointField"),
+                      lidar_header)),
         (params.camera_info_topic, t_img,
          camera_info_from_calibration(frame.calib, width=width, height=height, header=camera_header)),
-        (params.image_topic, t_img, image.to_msg(lambda **kw: new_message("sensor_msgs/Image", **kw), camera_header)),
+        (params.image_topic, t_img, image.to_msg(partial(new_message, "sensor_msgs/Image"), camera_header)),
     ]
     return out
 
@@ -96,25 +97,12 @@ def write_sensor_bag(path: str | os.PathLike, messages: Iterable[tuple[str, floa
         raise ValueError(f"write_sensor_bag: fmt must be 'ros1', 'ros2' or 'mcap', got {fmt!r}")
     if fmt != "ros1":
         return _write_ros2_bag(pathlib.Path(path), messages, mcap=(fmt == "mcap"))
-    from rosbags.rosbag1 import Writer
+    from .bag import BagRecorder
 
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    if partial.exists():
-        partial.unlink()
-    store = ros1_typestore()
-    counts: dict[str, int] = {}
-    connections: dict[str, Any] = {}
-    with Writer(partial) as writer:
+    with BagRecorder(path) as recorder:
         for topic, stamp, msg in messages:
-            if topic not in connections:
-                connections[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=store,
-                                                           latching=1 if topic.endswith("tf_static") else None)
-            writer.write(connections[topic], int(round(stamp * 1e9)), store.serialize_ros1(msg, msg.__msgtype__))
-            counts[topic] = counts.get(topic, 0) + 1
-    os.replace(partial, path)
-    return counts
+            recorder.write(topic, msg, int(round(stamp * 1e9)))
+    return recorder.counts
 
 
 def _write_ros2_bag(path: pathlib.Path, messages: Iterable[tuple[str, float, Any]], *, mcap: bool) -> dict[str, int]:

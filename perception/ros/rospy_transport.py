@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from typing import Any
 
 from .node import InferenceNode
@@ -94,7 +93,6 @@ class RospyTransport:
     def __init__(self, node: InferenceNode):
         rospy = import_rospy()
         self.node = node
-        self._lock = threading.Lock()
         self._publishers = {topic: rospy.Publisher(topic, raw_message_class(kind), queue_size=10,
                                                    latch=(topic == node.params.diagnostics_topic))
                             for topic, kind in node.publications.items()}

@@ -136,3 +136,21 @@ def test_sigterm_mid_replay_closes_a_complete_bag(tiny_sim_dataset, tmp_path):
     n = len(_outputs(out, P.detections3d_topic))
     assert 1 <= n < 40                                     # stopped early, what was done is in the bag
     assert f"frames processed: {n}" in stdout
+
+
+def test_an_error_while_recording_leaves_only_the_partial_bag(tmp_path):
+    from perception.ros.bag import BagRecorder
+
+    out = tmp_path / "out.bag"
+    with pytest.raises(RuntimeError, match="replay failed"):
+        with BagRecorder(out, {P.fused_topic: "std_msgs/String"}) as recorder:
+            recorder.write(P.fused_topic, outputs.new_message("std_msgs/String", data="{}"), 5)
+            raise RuntimeError("replay failed")
+    partial = out.with_name("out.bag.partial")
+    assert not out.exists() and partial.exists()
+    readable = tmp_path / "partial_copy.bag"                  # the reader goes by the extension
+    readable.write_bytes(partial.read_bytes())
+    assert [m.data for _, _, m in read_messages(readable)] == ["{}"]   # what was written is a valid bag
+    with BagRecorder(out) as recorder:
+        recorder.write(P.fused_topic, outputs.new_message("std_msgs/String", data="ok"), 7)
+    assert out.exists() and not out.with_name("out.bag.partial").exists() and recorder.counts == {P.fused_topic: 1}
