@@ -280,6 +280,26 @@ _ANNO_KEYS = ("names", "boxes3d", "boxes2d", "truncated", "occluded", "alpha", "
               "dontcare")
 
 
+def read_info_pickle(path: str, create_command: str) -> dict:
+    """The ``{"metainfo", "data_list"}`` dict pickled at ``path`` (KITTI and nuScenes info files alike).
+
+    Raises:
+        FileNotFoundError: no file (the message gives ``create_command``).
+        InfoFileError: not a readable pickle of a dict with both keys.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: info file not found; create it with '{create_command}'")
+    try:
+        with open(path, "rb") as f:
+            infos = pickle.load(f)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a broken file
+        raise InfoFileError(f"{path}: not a readable info pickle ({type(exc).__name__}: {exc})") from None
+    if not isinstance(infos, dict) or not {"metainfo", "data_list"} <= set(infos):
+        raise InfoFileError(f"{path}: expected a dict with 'metainfo' and 'data_list' "
+                            f"(written by {create_command.split(' --')[0]}), got {type(infos).__name__}")
+    return infos
+
+
 def load_kitti_infos(path: str | os.PathLike) -> dict:
     """Read and validate an info file written by :func:`create_kitti_infos`.
 
@@ -289,17 +309,7 @@ def load_kitti_infos(path: str | os.PathLike) -> dict:
             and the frame and key at fault).
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: info file not found; create it with "
-                                f"'python tools/create_data.py kitti --root DATA_ROOT'")
-    try:
-        with open(path, "rb") as f:
-            infos = pickle.load(f)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a broken file
-        raise InfoFileError(f"{path}: not a readable info pickle ({type(exc).__name__}: {exc})") from None
-    if not isinstance(infos, dict) or not {"metainfo", "data_list"} <= set(infos):
-        raise InfoFileError(f"{path}: expected a dict with 'metainfo' and 'data_list' "
-                            f"(written by tools/create_data.py), got {type(infos).__name__}")
+    infos = read_info_pickle(path, "python tools/create_data.py kitti --root DATA_ROOT")
     version = infos["metainfo"].get("info_version") if isinstance(infos["metainfo"], dict) else None
     if version != INFO_VERSION:
         raise InfoFileError(f"{path}: info_version {version!r}, this code reads version {INFO_VERSION}; "

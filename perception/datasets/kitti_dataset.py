@@ -7,12 +7,12 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
-from mmengine.logging import print_log
 
 from perception.registry import DATASETS, TRANSFORMS
 from perception.structures import Boxes3D, CoordFrame
 
 from .create_data import InfoFileError, frame_annotations, frame_calibration, load_kitti_infos
+from .empty_gt import EMPTY_SERIALIZED, filter_empty_gt, labels_present
 
 __all__ = ["KittiDataset"]
 
@@ -138,29 +138,14 @@ class KittiDataset(BaseDataset):
 
     def filter_data(self) -> list[dict]:
         """Training with ``filter_empty_gt``: drop frames without objects of ``classes`` (logged)."""
-        if self.test_mode or not self.filter_empty_gt:
-            return self.data_list
-        kept = [d for d in self.data_list if "ann_info" in d and len(d["ann_info"]["gt_labels_3d"]) > 0]
-        dropped = len(self.data_list) - len(kept)
-        if self.data_list and not kept:
-            raise ValueError(f"KittiDataset({self.ann_file}): no training frame has an object of classes "
-                             f"{self.classes} (all {dropped} dropped by filter_empty_gt); check metainfo['classes']")
-        if dropped:
-            print_log(f"KittiDataset({self.ann_file}): filter_empty_gt dropped {dropped} of {len(self.data_list)} "
-                      f"training frames without objects of {self.classes}", logger="current")
-        return kept
+        return filter_empty_gt(self, unit="frame")
 
     def _serialize_data(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.data_list:  # mmengine cannot serialize an empty list (an empty image set is legal)
-            return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
-        return super()._serialize_data()
+        return super()._serialize_data() if self.data_list else EMPTY_SERIALIZED   # an empty image set is legal
 
     def get_cat_ids(self, idx: int) -> list[int]:
         """Labels present in frame ``idx`` (for class-balanced sampling wrappers)."""
-        info = self.get_data_info(idx)
-        if "ann_info" not in info:
-            return []
-        return sorted(set(info["ann_info"]["gt_labels_3d"].tolist()))
+        return labels_present(self.get_data_info(idx))
 
     # ---------------------------------------------------------------------------- items
     def get_data_info(self, idx: int) -> dict:

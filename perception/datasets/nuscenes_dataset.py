@@ -8,12 +8,12 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset
-from mmengine.logging import print_log
 
 from perception.registry import DATASETS, TRANSFORMS
 from perception.structures import Boxes2D, Boxes3D, CoordFrame, ObjectAnnotations
 
 from .create_data import InfoFileError
+from .empty_gt import EMPTY_SERIALIZED, filter_empty_gt, labels_present
 from .kitti_dataset import _num_gt
 from .nuscenes_infos import load_nuscenes_infos, sample_lidar2global
 from .nuscenes_io import NUSCENES_CLASSES
@@ -220,27 +220,14 @@ class NuScenesDataset(BaseDataset):
 
     def filter_data(self) -> list[dict]:
         """Training with ``filter_empty_gt``: drop samples without objects of ``classes`` (logged)."""
-        if self.test_mode or not self.filter_empty_gt:
-            return self.data_list
-        kept = [d for d in self.data_list if "ann_info" in d and len(d["ann_info"]["gt_labels_3d"]) > 0]
-        dropped = len(self.data_list) - len(kept)
-        if self.data_list and not kept:
-            raise ValueError(f"NuScenesDataset({self.ann_file}): no training sample has an object of classes "
-                             f"{self.classes} (all {dropped} dropped by filter_empty_gt)")
-        if dropped:
-            print_log(f"NuScenesDataset({self.ann_file}): filter_empty_gt dropped {dropped} of "
-                      f"{len(self.data_list)} training samples without objects of {self.classes}", logger="current")
-        return kept
+        return filter_empty_gt(self, unit="sample")
 
     def _serialize_data(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.data_list:  # mmengine cannot serialize an empty list (a custom split may be empty)
-            return np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.int64)
-        return super()._serialize_data()
+        return super()._serialize_data() if self.data_list else EMPTY_SERIALIZED   # a custom split may be empty
 
     def get_cat_ids(self, idx: int) -> list[int]:
         """Labels present in sample ``idx`` (for class-balanced sampling wrappers)."""
-        info = self.get_data_info(idx)
-        return sorted(set(info["ann_info"]["gt_labels_3d"].tolist())) if "ann_info" in info else []
+        return labels_present(self.get_data_info(idx))
 
     # ---------------------------------------------------------------------------- items
     def get_data_info(self, idx: int) -> dict:

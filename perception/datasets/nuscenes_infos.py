@@ -49,12 +49,11 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
-from .create_data import InfoFileError, write_infos
+from .create_data import InfoFileError, read_info_pickle, write_infos
 from .nuscenes_io import (CAMERA_CHANNELS, LIDAR_CHANNEL, NUSCENES_CLASSES, NuScenesFormatError, category_to_class,
                           global_to_lidar_boxes, load_nuscenes, pose_matrix, rotate_velocities)
 
@@ -290,17 +289,7 @@ def load_nuscenes_infos(path: str | os.PathLike) -> dict:
         InfoFileError: it is not a readable pickle of the documented format (naming the file, sample and key).
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: info file not found; create it with "
-                                f"'python tools/create_data.py nuscenes --root DATA_ROOT --version VERSION'")
-    try:
-        with open(path, "rb") as f:
-            infos = pickle.load(f)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a broken file
-        raise InfoFileError(f"{path}: not a readable info pickle ({type(exc).__name__}: {exc})") from None
-    if not isinstance(infos, dict) or not {"metainfo", "data_list"} <= set(infos):
-        raise InfoFileError(f"{path}: expected a dict with 'metainfo' and 'data_list' (written by "
-                            f"tools/create_data.py nuscenes), got {type(infos).__name__}")
+    infos = read_info_pickle(path, "python tools/create_data.py nuscenes --root DATA_ROOT --version VERSION")
     meta = infos["metainfo"] if isinstance(infos["metainfo"], dict) else {}
     if meta.get("dataset") != "nuscenes" or meta.get("info_version") != INFO_VERSION:
         raise InfoFileError(f"{path}: not a nuScenes info file of version {INFO_VERSION} (metainfo dataset="
