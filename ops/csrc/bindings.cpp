@@ -108,9 +108,10 @@ at::Tensor gather_regions(const at::Tensor& feats, const at::Tensor& index) {
                              gather_regions_cuda(feats, index));
 }
 
-at::Tensor scatter_regions(const at::Tensor& regions, const at::Tensor& index, int64_t num_voxels) {
+at::Tensor scatter_regions(const std::vector<at::Tensor>& regions, const std::vector<at::Tensor>& index,
+                           int64_t num_voxels) {
   check_scatter_regions_inputs("scatter_regions", regions, index, num_voxels);
-  PERCEPTION_DISPATCH_DEVICE("scatter_regions", regions, scatter_regions_cpu(regions, index, num_voxels),
+  PERCEPTION_DISPATCH_DEVICE("scatter_regions", regions[0], scatter_regions_cpu(regions, index, num_voxels),
                              scatter_regions_cuda(regions, index, num_voxels));
 }
 

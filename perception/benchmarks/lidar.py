@@ -306,9 +306,9 @@ def _op_rows(stages: _Stages, voxels: torch.Tensor, tokens, channels: int, devic
     regions = [ops.gather_regions(x, b.index) for b in layer.batches.buckets]
     ops_stages.compare("gather_regions", lambda impl: [ops.gather_regions(x, b.index, impl=impl)
                                                        for b in layer.batches.buckets], channels=channels)
-    ops_stages.compare("scatter_regions", lambda impl: [ops.scatter_regions(r, b.index, tokens.num_tokens, impl=impl)
-                                                        for r, b in zip(regions, layer.batches.buckets)],
-                       channels=channels)
+    indices = [b.index for b in layer.batches.buckets]
+    ops_stages.compare("scatter_regions", lambda impl: ops.scatter_regions(regions, indices, tokens.num_tokens,
+                                                                           impl=impl), channels=channels)
     for row in ops_stages.rows:
         row["op"] = row.pop("stage")
         row.pop("median_s")

@@ -14,7 +14,7 @@ voxels) when spconv imports; spconv is optional (absent on the GPU machine).
 
 ``memory_floors_s`` times the unavoidable memory traffic of two ops (one read
 of the ``(P, C)`` point features for ``scatter_reduce``; allocating and
-zero-filling the dense ``(V, C)`` outputs of ``scatter_regions``): a kernel
+zero-filling the dense ``(V, C)`` output of ``scatter_regions``): a kernel
 cannot beat them, which bounds the possible speed-up over a reference.
 
 Peak memory: per op on CUDA (``torch.cuda.max_memory_allocated`` above the
@@ -188,15 +188,16 @@ def run(args: argparse.Namespace) -> dict:
     rows.append(_compare("gather_regions", config,
                          lambda impl: [ops.gather_regions(voxel_feats, b.index, impl=impl) for b in batches.buckets],
                          device, args, has_ext))
-    rows.append(_compare("scatter_regions", config,
-                         lambda impl: [ops.scatter_regions(r, b.index, num_voxels, impl=impl)
-                                       for r, b in zip(regions, batches.buckets)], device, args, has_ext))
+    indices = [b.index for b in batches.buckets]
+    rows.append(_compare("scatter_regions", config,   # every bucket into one (V, C), as the SST encoder calls it
+                         lambda impl: ops.scatter_regions(regions, indices, num_voxels, impl=impl),
+                         device, args, has_ext))
 
     # Memory floors: what the slowest unavoidable pass of an op costs here (to read speed ratios against).
     floors = {
         "read_point_feats_once": measure(lambda: feats.sum(), device, args.warmup, args.repeats)["median_s"],
-        "zero_fill_scatter_regions_outputs": measure(
-            lambda: [torch.zeros(num_voxels, args.region_channels, device=device) for _ in batches.buckets],
+        "zero_fill_scatter_regions_output": measure(
+            lambda: torch.zeros(num_voxels, args.region_channels, device=device),
             device, args.warmup, args.repeats)["median_s"],
     }
 

@@ -63,9 +63,10 @@ def _ap(gt, dt, metric: str) -> dict[str, float]:
 
 
 def evaluate_fusion(cache: DetectionCache, fusions: Mapping[str, LateFusion], *, lidar_model: str,
-                    camera_model: str, progress: bool = False) -> dict:
+                    camera_model: str, progress: bool = False, baselines: bool = True) -> dict:
     """``{"3D": {row: {class: AP, "mean": AP}}, "2D": {...}, "frames": N}``; rows ``lidar_only`` /
-    ``camera_only`` and one per fusion."""
+    ``camera_only`` (unless ``baselines=False``: they do not change between calls on one cache) and one per
+    fusion."""
     from perception.datasets import kitti_io
     from perception.evaluation.kitti.convert import predictions_to_kitti
 
@@ -76,9 +77,10 @@ def evaluate_fusion(cache: DetectionCache, fusions: Mapping[str, LateFusion], *,
     calibs, sizes = _calibs_and_sizes(cache)
     lidar_dt = [predictions_to_kitti(d, c, s) for d, c, s in zip(cache.lidar[lidar_model], calibs, sizes)]
     camera_dt = [camera_to_kitti(d) for d in cache.camera[camera_model]]
-    table = {"3D": {"lidar_only": _ap(gt, lidar_dt, "3D")},
-             "2D": {"lidar_only": _ap(gt, lidar_dt, "2D"), "camera_only": _ap(gt, camera_dt, "2D")},
-             "frames": len(cache.frame_ids)}
+    table = {"3D": {}, "2D": {}, "frames": len(cache.frame_ids)}
+    if baselines:
+        table["3D"]["lidar_only"] = _ap(gt, lidar_dt, "3D")
+        table["2D"] |= {"lidar_only": _ap(gt, lidar_dt, "2D"), "camera_only": _ap(gt, camera_dt, "2D")}
     for name, fusion in fusions.items():
         fused = fuse_cached(cache, fusion, lidar_model=lidar_model, camera_model=camera_model, progress=progress)
         table["3D"][name] = _ap(gt, [fused_to_kitti(f, with_box3d_only=True, boxes2d="projected") for f in fused],

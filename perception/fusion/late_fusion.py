@@ -7,7 +7,9 @@ Steps (one screen, in :meth:`LateFusion.__call__`):
 3. score every LiDAR-backed object with the fuser's scorer (rule-based or learned, CLOCs-style);
 4. keep unmatched camera detections as camera-only objects: 2D box and a frustum around the depth implied by
    the class's typical height; their score is the camera score, lowered when the object is close enough that
-   the LiDAR should have seen it;
+   the LiDAR should have seen it.  An unmatched camera box that overlaps a LiDAR-backed object of its class
+   (``camera_duplicate_iou``) is a second detection of that object, not an object only the camera saw, and is
+   not kept;
 5. match the objects' 2D boxes to the panoptic thing segments (global assignment again).
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from perception.structures import (Detections2D, FusedDetections, KittiCalibration, ObjectAnnotations, PanopticResult,
                                    Sensor)
 
-from .association import Association, ProjectedBoxes, associate, project_to_image, segment_boxes
+from .association import Association, ProjectedBoxes, associate, pair_affinity, project_to_image, segment_boxes
 from .candidates import Candidates, build_candidates
 
 __all__ = ["FusionInputs", "Scorer", "LateFusion", "KITTI_CLASS_HEIGHTS", "PerClass", "per_class"]
@@ -72,6 +74,10 @@ class LateFusion:
         camera_only_factor: (per class, see :data:`PerClass`) multiplies the score of a camera-only object whose estimated depth lies within
             ``lidar_max_depth`` (the LiDAR should have seen it); objects beyond keep their camera score.
         lidar_max_depth: how far ahead (m) the LiDAR detector looks (its point-cloud range).
+        camera_duplicate_iou: (per class) an unmatched camera detection whose 2D IoU with the 2D box of a
+            LiDAR-backed object of the same class is at least this is a duplicate of that object (the 2D
+            detector's second box on it, or a box the association gates turned away) and is dropped; ``None``
+            keeps every unmatched camera detection.
         frustum_ratio: a camera-only frustum spans ``[z / ratio, z * ratio]`` around the estimated depth ``z``.
         class_heights: typical heights (m) per class for that depth (``z = f_y * height / box height``).
         panoptic_categories: ``{category_id: class name}`` of the panoptic model's thing categories.
@@ -86,13 +92,15 @@ class LateFusion:
                  max_centre_distance: float = 0.5, camera_only_factor: PerClass = 0.5, lidar_max_depth: float = 51.2,
                  frustum_ratio: float = 1.25, class_heights: Mapping[str, float] = KITTI_CLASS_HEIGHTS,
                  panoptic_categories: Optional[Mapping[int, str]] = None, panoptic_min_iou: float = 0.5,
-                 box2d: PerClass = "camera"):
+                 box2d: PerClass = "camera", camera_duplicate_iou: Optional[PerClass] = None):
         self.box2d = per_class(box2d, class_names, "LateFusion.box2d")
         bad = sorted({v for v in self.box2d.values() if v not in ("camera", "lidar", "mean")})
         if bad:
             raise ValueError(f"LateFusion.box2d must be 'camera', 'lidar' or 'mean', got {bad}")
         self.camera_only_factor = {c: float(v) for c, v in
                                    per_class(camera_only_factor, class_names, "LateFusion.camera_only_factor").items()}
+        self.camera_duplicate_iou = {c: None if v is None else float(v) for c, v in per_class(
+            camera_duplicate_iou, class_names, "LateFusion.camera_duplicate_iou").items()}
         missing = sorted(set(class_names) - set(class_heights))
         if missing:
             raise ValueError(f"LateFusion: class_heights lacks {missing}")
@@ -136,8 +144,8 @@ class LateFusion:
             frame_id=frame_id, calib=calib, image_size=image_size, names=lidar.names, scores=fused_scores,
             sensors=sensors, boxes3d=lidar.boxes3d.tensor.float(), boxes2d=boxes2d,
             lidar_scores=lidar.scores.float(), camera_scores=camera_scores, panoptic=panoptic)
-        camera_part = self._camera_only(camera.select(inputs.association.unmatched_b), frame_id, calib, image_size,
-                                        panoptic)
+        unmatched = self._not_duplicates(camera, inputs.association.unmatched_b, boxes2d, lidar.names)
+        camera_part = self._camera_only(camera.select(unmatched), frame_id, calib, image_size, panoptic)
         fused = FusedDetections.cat([lidar_part, camera_part])
         return self._match_panoptic(fused) if panoptic is not None else fused
 
@@ -149,6 +157,25 @@ class LateFusion:
         mode = [self.box2d[n] for n in names]
         pick = {"camera": camera, "lidar": projected, "mean": mean}
         return torch.stack([pick[m][k] for k, m in enumerate(mode)]) if mode else camera
+
+    def _not_duplicates(self, camera: Detections2D, unmatched: torch.Tensor, boxes2d: torch.Tensor,
+                        lidar_names: Sequence[str]) -> torch.Tensor:
+        """The entries of ``unmatched`` (indices into ``camera``) that are not duplicates of a LiDAR-backed object:
+        ``boxes2d`` ``(N, 4)`` are those objects' 2D boxes (NaN rows: not in the image)."""
+        if not len(unmatched) or all(v is None for v in self.camera_duplicate_iou.values()):
+            return unmatched
+        in_image = ~torch.isnan(boxes2d).any(dim=1)
+        if not in_image.any():
+            return unmatched
+        objects = boxes2d[in_image]
+        object_names = [n for n, ok in zip(lidar_names, in_image.tolist()) if ok]
+        iou, _ = pair_affinity(camera.boxes.tensor[unmatched].float(), objects)
+        same = torch.tensor([[camera.names[i] == n for n in object_names] for i in unmatched.tolist()],
+                            dtype=torch.bool)
+        best = torch.where(same, iou, torch.zeros_like(iou)).max(dim=1).values
+        limit = torch.tensor([float("inf") if self.camera_duplicate_iou[camera.names[i]] is None
+                              else self.camera_duplicate_iou[camera.names[i]] for i in unmatched.tolist()])
+        return unmatched[best < limit]
 
     def estimated_depth(self, camera: Detections2D, calib: KittiCalibration) -> torch.Tensor:
         """``(M,)`` depth (m) at which each 2D box's class would have the box's pixel height."""

@@ -14,51 +14,105 @@ from typing import Mapping, Sequence
 
 from .detection_cache import DetectionCache
 from .evaluation import EVAL_CLASSES, evaluate_fusion
-from .late_fusion import LateFusion
+from .late_fusion import LateFusion, per_class
 from .rule_scorer import RuleScorer
 
-__all__ = ["DEFAULT_GRID", "tune_rule_fusion", "clocs_gate_from_folds"]
+__all__ = ["DEFAULT_GRID", "SCORER_KEYS", "FUSION_KEYS", "tune_rule_fusion", "tune_rule_fusion_coordinates",
+           "clocs_gate_from_folds"]
 
 DEFAULT_GRID = {"boost": (0.0, 0.1, 0.3, 0.5, 1.0), "miss_factor": (0.8, 1.0),
-                "camera_only_factor": (0.01, 0.05, 0.3, 0.6), "box2d": ("lidar", "mean", "camera")}
+                "camera_only_factor": (0.01, 0.05, 0.3, 0.6), "box2d": ("lidar", "mean", "camera"),
+                "camera_duplicate_iou": (None, 0.3, 0.5, 0.7)}
+#: The grid's keys: the rule scorer's arguments, then LateFusion's.
+SCORER_KEYS = ("boost", "miss_factor")
+FUSION_KEYS = ("camera_only_factor", "box2d", "camera_duplicate_iou")
 
 
 def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_model: str, camera_model: str,
                      grid: Mapping[str, Sequence] = DEFAULT_GRID, classes: Sequence[str] = EVAL_CLASSES,
-                     progress: bool = True) -> dict:
-    """``{"settings": {class: {boost, miss_factor, camera_only_factor, box2d}}, "gains": {class: (d3d, d2d)},
-    "baselines": {...}}`` from the grid evaluated on ``cache``."""
+                     folds: int = 1, progress: bool = True) -> dict:
+    """``{"settings": {class: {setting: value}}, "gains": {class: (d3d, d2d)}, "worst_fold_gain": {class: g},
+    "baselines": {...}}`` from the grid evaluated on ``cache``.
+
+    ``grid``: ``{setting: candidate values}`` for every key of :data:`SCORER_KEYS` and :data:`FUSION_KEYS`; a
+    candidate may itself be per class (``{"Car": 0.3, ...}``), which is how a config's chosen settings are held
+    fixed while another one is tuned (``tools/tune_fusion.py --only``).
+
+    ``folds > 1`` splits the frames into that many folds (frame ``i`` in fold ``i % folds``) and scores a setting
+    by its worst gain over the folds and the two metrics, so that a setting which helps only part of the data
+    is not chosen; ``gains`` are then the means over the folds.
+    """
     from tqdm import tqdm
 
-    keys = ("boost", "miss_factor", "camera_only_factor", "box2d")
+    keys = SCORER_KEYS + FUSION_KEYS
+    if set(grid) != set(keys):
+        raise ValueError(f"tune_rule_fusion: the grid must have exactly the keys {list(keys)}, got {sorted(grid)}")
+    if folds < 1 or folds > len(cache.frame_ids):
+        raise ValueError(f"tune_rule_fusion: folds must be in [1, {len(cache.frame_ids)}], got {folds}")
     combos = list(itertools.product(*(grid[k] for k in keys)))
-    fusions = {}
+    fusions = []
     for combo in combos:
         s = dict(zip(keys, combo))
-        kwargs = dict(fusion_kwargs) | {"camera_only_factor": s["camera_only_factor"], "box2d": s["box2d"]}
-        fusions[combo] = LateFusion(scorer=RuleScorer(boost=s["boost"], miss_factor=s["miss_factor"]),
-                                    class_names=classes, **kwargs)
-    table = {"3D": {}, "2D": {}}
-    for combo in tqdm(combos, desc="tuning", unit="setting", disable=not progress):
-        t = evaluate_fusion(cache, {combo: fusions[combo]}, lidar_model=lidar_model, camera_model=camera_model)
-        for metric in ("3D", "2D"):
-            table[metric][combo] = t[metric][combo]
-        base = t
-    settings, gains = {}, {}
+        kwargs = dict(fusion_kwargs) | {k: s[k] for k in FUSION_KEYS}
+        fusions.append(LateFusion(scorer=RuleScorer(**{k: s[k] for k in SCORER_KEYS}), class_names=classes,
+                                  **kwargs))
+    n = len(cache.frame_ids)
+    parts = [cache.subset([i for i in range(n) if i % folds == f]) for f in range(folds)] if folds > 1 else [cache]
+    bases = [evaluate_fusion(part, {}, lidar_model=lidar_model, camera_model=camera_model) for part in parts]
+    # deltas[k][f][c] = (d3D, d2D) of setting k on fold f against that fold's LiDAR-only / better-sensor AP
+    deltas = []
+    for k in tqdm(range(len(combos)), desc="tuning", unit="setting", disable=not progress):
+        per_fold = []
+        for part, base in zip(parts, bases):
+            t = evaluate_fusion(part, {k: fusions[k]}, lidar_model=lidar_model, camera_model=camera_model,
+                                baselines=False)
+            per_fold.append({c: (t["3D"][k][c] - base["3D"]["lidar_only"][c],
+                                 t["2D"][k][c] - max(base["2D"]["lidar_only"][c], base["2D"]["camera_only"][c]))
+                             for c in classes})
+        deltas.append(per_fold)
+    settings, gains, worst = {}, {}, {}
     for c in classes:
-        ref3d = base["3D"]["lidar_only"][c]
-        ref2d = max(base["2D"]["lidar_only"][c], base["2D"]["camera_only"][c])
+        def key(k):
+            d = [fold[c] for fold in deltas[k]]
+            return min(min(d3, d2) for d3, d2 in d), sum(d3 + d2 for d3, d2 in d)
 
-        def key(combo):
-            d3, d2 = table["3D"][combo][c] - ref3d, table["2D"][combo][c] - ref2d
-            return min(d3, d2), d3 + d2
-
-        best = max(combos, key=key)
-        settings[c] = dict(zip(keys, best))
-        gains[c] = (table["3D"][best][c] - ref3d, table["2D"][best][c] - ref2d)
+        best = max(range(len(combos)), key=key)
+        settings[c] = {name: value[c] if isinstance(value, Mapping) else value
+                       for name, value in zip(keys, combos[best])}
+        d = [fold[c] for fold in deltas[best]]
+        gains[c] = (sum(d3 for d3, _ in d) / len(d), sum(d2 for _, d2 in d) / len(d))
+        worst[c] = key(best)[0]
+    base = bases[0] if folds == 1 else evaluate_fusion(cache, {}, lidar_model=lidar_model, camera_model=camera_model)
     baselines = {"3D lidar_only": base["3D"]["lidar_only"], "2D lidar_only": base["2D"]["lidar_only"],
                  "2D camera_only": base["2D"]["camera_only"]}
-    return {"settings": settings, "gains": gains, "baselines": baselines, "combinations": len(combos)}
+    return {"settings": settings, "gains": gains, "worst_fold_gain": worst, "baselines": baselines,
+            "combinations": len(combos), "folds": folds}
+
+
+def tune_rule_fusion_coordinates(cache: DetectionCache, fusion_kwargs: Mapping, *, start: Mapping[str, object],
+                                 lidar_model: str, camera_model: str, grid: Mapping[str, Sequence] = DEFAULT_GRID,
+                                 classes: Sequence[str] = EVAL_CLASSES, max_sweeps: int = 3, folds: int = 1,
+                                 progress: bool = True) -> dict:
+    """Coordinate search from ``start`` (``{setting: value or per-class mapping}``, e.g. a config's): each
+    setting in turn is tuned over its ``grid`` candidates with the others held, per class, until a sweep changes
+    nothing (at most ``max_sweeps``).  Far fewer evaluations than the full grid, so a larger tuning split is
+    affordable.  Returns :func:`tune_rule_fusion`'s result of the last step plus ``sweeps`` and ``evaluations``."""
+    keys = SCORER_KEYS + FUSION_KEYS
+    current = {k: per_class(start[k], classes, f"start.{k}") for k in keys}
+    evaluations = 0
+    for sweep in range(1, max_sweeps + 1):
+        changed = False
+        for key in keys:
+            step = {k: (tuple(grid[k]) if k == key else (current[k],)) for k in keys}
+            result = tune_rule_fusion(cache, fusion_kwargs, lidar_model=lidar_model, camera_model=camera_model,
+                                      grid=step, classes=classes, folds=folds, progress=progress)
+            evaluations += result["combinations"]
+            chosen = {c: result["settings"][c][key] for c in classes}
+            changed |= chosen != current[key]
+            current[key] = chosen
+        if not changed:
+            break
+    return result | {"sweeps": sweep, "evaluations": evaluations}
 
 
 def clocs_gate_from_folds(folds: Sequence[tuple[DetectionCache, object]], fusion_kwargs: Mapping, *,

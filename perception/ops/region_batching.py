@@ -13,15 +13,15 @@ id), column ``t`` its token with ``index_in_window == t``, ``-1`` padding;
 
 ``gather_regions(feats, index)`` -> ``(Wb, Tb, C)`` (zeros at padding) and
 ``scatter_regions(regions, index, V)`` -> ``(V, C)`` (the sum of the rows
-pointing at each voxel; an assignment for a bucket's index, where every voxel
-appears at most once) are each other's adjoint and so each other's backward.
+pointing at each voxel, over one bucket or a list of them; an assignment for
+region batching's buckets, where every voxel appears at most once) are each other's adjoint and so each other's backward.
 Indices must lie in ``[-1, V)``: the CPU kernels raise on others, the CUDA
 kernels ignore them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, Union
 
 import torch
 
@@ -122,6 +122,29 @@ def _check_index(index: torch.Tensor, op: str) -> None:
         raise ValueError(f"{op}: index must be a (Wb, Tb) int64 tensor, got {index.dtype} {tuple(index.shape)}")
 
 
+RegionsArg = Union[torch.Tensor, Sequence[torch.Tensor]]
+IndexArg = Union[torch.Tensor, Sequence[torch.Tensor]]
+
+
+def _bucket_lists(regions: RegionsArg, index: IndexArg) -> tuple[list, list]:
+    """``([regions per bucket], [index per bucket])``, checked: one ``(Wb, Tb, C)`` per ``(Wb, Tb)`` index, the
+    same ``C`` and dtype in every bucket."""
+    regions = [regions] if isinstance(regions, torch.Tensor) else list(regions)
+    index = [index] if isinstance(index, torch.Tensor) else list(index)
+    if not regions or len(regions) != len(index):
+        raise ValueError(f"scatter_regions: needs as many region tensors as index tensors (at least one), got "
+                         f"{len(regions)} and {len(index)}")
+    for b, (r, i) in enumerate(zip(regions, index)):
+        _check_index(i, "scatter_regions")
+        if r.dim() != 3 or r.shape[:2] != i.shape:
+            raise ValueError(f"scatter_regions: bucket {b}: regions must be (Wb, Tb, C) matching index "
+                             f"{tuple(i.shape)}, got shape {tuple(r.shape)}")
+        if r.shape[2] != regions[0].shape[2] or r.dtype != regions[0].dtype:
+            raise ValueError(f"scatter_regions: bucket {b} has {r.shape[2]} {r.dtype} channels, bucket 0 has "
+                             f"{regions[0].shape[2]} {regions[0].dtype}")
+    return regions, index
+
+
 def gather_regions_reference(feats: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """PyTorch reference of :func:`gather_regions`."""
     _check_index(index, "gather_regions")
@@ -129,12 +152,14 @@ def gather_regions_reference(feats: torch.Tensor, index: torch.Tensor) -> torch.
     return torch.where((index >= 0)[..., None], picked, torch.zeros_like(picked))
 
 
-def scatter_regions_reference(regions: torch.Tensor, index: torch.Tensor, num_voxels: int) -> torch.Tensor:
-    """PyTorch reference of :func:`scatter_regions`."""
-    _check_index(index, "scatter_regions")
-    valid = index >= 0
-    out = regions.new_zeros((int(num_voxels), regions.shape[-1]))
-    return out.index_add(0, index[valid], regions[valid])
+def scatter_regions_reference(regions: RegionsArg, index: IndexArg, num_voxels: int) -> torch.Tensor:
+    """PyTorch reference of :func:`scatter_regions`: one zero-filled ``(V, C)`` and an ``index_add`` per bucket."""
+    regions, index = _bucket_lists(regions, index)
+    out = regions[0].new_zeros((int(num_voxels), regions[0].shape[-1]))
+    for r, i in zip(regions, index):
+        valid = i >= 0
+        out = out.index_add(0, i[valid], r[valid])
+    return out
 
 
 class _GatherRegions(torch.autograd.Function):
@@ -152,14 +177,16 @@ class _GatherRegions(torch.autograd.Function):
 
 class _ScatterRegions(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, regions, index, num_voxels):
-        ctx.save_for_backward(index)
-        return extension().scatter_regions(regions.contiguous(), index.contiguous(), num_voxels)
+    def forward(ctx, num_voxels, num_buckets, *tensors):
+        regions, index = list(tensors[:num_buckets]), list(tensors[num_buckets:])
+        ctx.save_for_backward(*index)
+        return extension().scatter_regions([r.contiguous() for r in regions], [i.contiguous() for i in index],
+                                           num_voxels)
 
     @staticmethod
     def backward(ctx, grad):
-        (index,) = ctx.saved_tensors
-        return gather_regions(grad, index, impl="ext"), None, None
+        grads = [gather_regions(grad, i, impl="ext") for i in ctx.saved_tensors]
+        return (None, None, *grads, *([None] * len(grads)))
 
 
 def gather_regions(feats: torch.Tensor, index: torch.Tensor, *, impl: str = "auto") -> torch.Tensor:
@@ -177,18 +204,23 @@ def gather_regions(feats: torch.Tensor, index: torch.Tensor, *, impl: str = "aut
     return gather_regions_reference(feats, index)
 
 
-def scatter_regions(regions: torch.Tensor, index: torch.Tensor, num_voxels: int, *,
+def scatter_regions(regions: RegionsArg, index: IndexArg, num_voxels: int, *,
                     impl: str = "auto") -> torch.Tensor:
-    """``(V, C)``: each region token written back to its voxel (summed if repeated), zeros elsewhere.
+    """``(V, C)``: every region token of one bucket, or of several, written back to its voxel (summed if
+    repeated), zeros elsewhere.
 
-    Backward is :func:`gather_regions`.
+    Args:
+        regions: ``(Wb, Tb, C)``, or one such tensor per bucket (same ``C`` and dtype); e.g. attention outputs.
+        index: ``(Wb, Tb)`` int64 (``RegionBucket.index``), or one per bucket.
+        num_voxels: ``V``.
+
+    All buckets go into one output, each row written once (SST's window-to-flat step), rather than one dense
+    ``(V, C)`` per bucket summed by the caller.  Backward is :func:`gather_regions`, per bucket.
     """
-    _check_index(index, "scatter_regions")
-    if regions.dim() != 3 or regions.shape[:2] != index.shape:
-        raise ValueError(f"scatter_regions: regions must be (Wb, Tb, C) matching index {tuple(index.shape)}, "
-                         f"got shape {tuple(regions.shape)}")
+    regions, index = _bucket_lists(regions, index)
     if num_voxels < 0:
         raise ValueError(f"scatter_regions: num_voxels must be >= 0, got {num_voxels}")
-    if use_extension("scatter_regions", impl, regions, index, supported_dtype=regions.dtype in _REGION_DTYPES):
-        return _ScatterRegions.apply(regions, index, int(num_voxels))
+    supported = all(r.dtype in _REGION_DTYPES for r in regions)
+    if use_extension("scatter_regions", impl, *regions, *index, supported_dtype=supported):
+        return _ScatterRegions.apply(int(num_voxels), len(regions), *regions, *index)
     return scatter_regions_reference(regions, index, num_voxels)

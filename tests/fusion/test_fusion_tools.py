@@ -12,6 +12,7 @@ import torch
 
 from perception.datasets import kitti_io
 from perception.fusion import LateFusion, RuleScorer
+from perception.fusion.builder import load_fusion_config
 from perception.fusion.detection_cache import DetectionCache, load_detection_cache
 from perception.fusion.evaluation import evaluate_fusion
 from perception.structures import Boxes2D, Detections2D
@@ -93,7 +94,8 @@ def test_tuning_picks_per_class_settings_with_the_best_worst_case_gain(cache_fil
     from perception.fusion.tuning import tune_rule_fusion
 
     cache = load_detection_cache(cache_file)
-    grid = {"boost": (0.0, 1.0), "miss_factor": (1.0,), "camera_only_factor": (0.01,), "box2d": ("lidar", "camera")}
+    grid = {"boost": (0.0, 1.0), "miss_factor": (1.0,), "camera_only_factor": (0.01,), "box2d": ("lidar", "camera"),
+            "camera_duplicate_iou": (None,)}
     result = tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid,
                               progress=False)
     assert result["combinations"] == 4 and set(result["settings"]) == set(CLASSES)
@@ -102,4 +104,44 @@ def test_tuning_picks_per_class_settings_with_the_best_worst_case_gain(cache_fil
         # boost 0 with the projected boxes reproduces the LiDAR-only ranking: the chosen worst case is never below
         # that setting's, and 3D cannot lose when every detection is a true positive
         assert min(d3, d2) >= -1e-9 or result["settings"][c]["boost"] == 0.0
-        assert set(result["settings"][c]) == {"boost", "miss_factor", "camera_only_factor", "box2d"}
+        assert set(result["settings"][c]) == {"boost", "miss_factor", "camera_only_factor", "box2d",
+                                              "camera_duplicate_iou"}
+
+
+def test_tune_tool_only_refines_one_setting_and_holds_the_config_values(cache_file, tmp_path):
+    out = tmp_path / "tuned.json"
+    cmd = [sys.executable, "tools/tune_fusion.py", "configs/fusion/fusion_rule_sim.py", "--cache", str(cache_file),
+           "--only", "camera_duplicate_iou", "--values", "none", "0.5", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(out.read_text())
+    assert result["combinations"] == 2
+    cfg = load_fusion_config(os.path.join(REPO, "configs/fusion/fusion_rule_sim.py"))
+    for c in CLASSES:   # the config's per-class values, not the grid's candidates
+        s = result["settings"][c]
+        assert s["camera_duplicate_iou"] in (None, 0.5)
+        assert s["box2d"] == cfg.fusion.box2d[c] and s["camera_only_factor"] == cfg.fusion.camera_only_factor[c]
+        assert s["boost"] == cfg.scorer.boost[c] and s["miss_factor"] == cfg.scorer.miss_factor
+    assert "camera_duplicate_iou=" in proc.stdout
+    bad = subprocess.run([sys.executable, "tools/tune_fusion.py", "configs/fusion/fusion_clocs_sim.py", "--cache",
+                          str(cache_file), "--only", "boost"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "need a RuleScorer config" in bad.stderr
+
+
+def test_coordinate_search_starts_from_the_given_settings_and_stays_in_the_grid(cache_file):
+    from perception.fusion.tuning import tune_rule_fusion_coordinates
+
+    cache = load_detection_cache(cache_file)
+    grid = {"boost": (0.0, 1.0), "miss_factor": (0.8, 1.0), "camera_only_factor": (0.01,),
+            "box2d": ("lidar", "camera"), "camera_duplicate_iou": (None, 0.5)}
+    start = {"boost": {"Car": 1.0, "Pedestrian": 0.0, "Cyclist": 0.0}, "miss_factor": 1.0,
+             "camera_only_factor": 0.01, "box2d": "camera", "camera_duplicate_iou": None}
+    result = tune_rule_fusion_coordinates(cache, {}, start=start, lidar_model="sst", camera_model="tridentnet_fast",
+                                          grid=grid, progress=False)
+    assert 1 <= result["sweeps"] <= 2 and result["evaluations"] == result["sweeps"] * 9   # 2 + 2 + 1 + 2 + 2 a sweep
+    for c in CLASSES:
+        s = result["settings"][c]
+        assert all(s[k] in grid[k] for k in grid), s
+        d3, d2 = result["gains"][c]
+        assert min(d3, d2) >= -1e-9 or s["boost"] == 0.0   # as the full grid: never below the identity setting

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from perception.fusion import LateFusion, RuleScorer, project_to_image
-from perception.structures import FusedDetections, PanopticResult, PanopticSegment, Sensor
+from perception.structures import Boxes2D, FusedDetections, PanopticResult, PanopticSegment, Sensor, box_iou_2d
 
 
 def _fusion(scene, **kwargs):
@@ -71,6 +71,30 @@ def test_camera_only_objects_beyond_lidar_range_keep_their_score(scene):
     # 20 px tall: 55 m away, beyond the LiDAR; 80 px: 13.8 m, the LiDAR should have seen it
     torch.testing.assert_close(out.scores, torch.tensor([0.8, 0.2]))
     assert out.seen_by(Sensor.LIDAR).sum() == 0
+
+
+def test_unmatched_camera_boxes_on_a_lidar_object_of_their_class_are_duplicates(scene, frame):
+    lidar, camera, proj = frame
+    car = proj.boxes[0]
+    w = float(car[2] - car[0])
+    second = car + torch.tensor([0.25 * w, 0.0, 0.25 * w, 0.0])    # the 2D detector's second box on the car
+    extra = scene.camera(torch.cat([camera.boxes.tensor, torch.stack([second, second])]),
+                         [*camera.names, "Car", "Pedestrian"], [0.9, 0.7, 0.5, 0.4])
+    iou = float(box_iou_2d(Boxes2D(second[None]), Boxes2D(car[None]))[0, 0])
+    assert 0.5 < iou < 0.7
+    keep_all = _fusion(scene)(frame_id="f", calib=scene.calib, image_size=scene.image_size, lidar=lidar,
+                              camera=extra)
+    assert keep_all.names == ["Car", "Pedestrian", "Car", "Cyclist", "Car", "Pedestrian"]
+    dedup = _fusion(scene, camera_duplicate_iou=0.5, box2d="lidar")(
+        frame_id="f", calib=scene.calib, image_size=scene.image_size, lidar=lidar, camera=extra)
+    # the second car box goes; the pedestrian box on the car (another class) and the lone cyclist stay
+    assert dedup.names == ["Car", "Pedestrian", "Car", "Cyclist", "Pedestrian"]
+    torch.testing.assert_close(dedup.camera_scores[3:], torch.tensor([0.7, 0.4]))
+    strict = _fusion(scene, camera_duplicate_iou={"Car": 0.7, "Pedestrian": None, "Cyclist": 0.5}, box2d="lidar")(
+        frame_id="f", calib=scene.calib, image_size=scene.image_size, lidar=lidar, camera=extra)
+    assert strict.names == keep_all.names                            # IoU below the car's 0.7: kept
+    with pytest.raises(ValueError, match="camera_duplicate_iou: no value for classes"):
+        _fusion(scene, camera_duplicate_iou={"Car": 0.5})
 
 
 @pytest.mark.parametrize("mode", ["camera", "lidar", "mean"])

@@ -113,6 +113,18 @@ def test_gather_scatter_match_reference(device, ext, dtype):
     unique = torch.where(torch.rand(400, 10, generator=g) < 0.2, -1, unique).to(device)
     few = regions[:, :10].contiguous()
     assert torch.equal(scatter_regions(few, unique, v, impl=ext), scatter_regions_reference(few, unique, v))
+    # several buckets into one output: copy path (disjoint voxels) and accumulate path (a voxel in two buckets)
+    buckets = [few[:150], regions[150:250, :7].contiguous(), few[250:]]
+    idx = [unique[:150], unique[150:250, :7].contiguous(), unique[250:]]
+    expected = torch.zeros(v, c, dtype=dtype, device=device)
+    for r, i in zip(buckets, idx):
+        expected[i[i >= 0]] += r[i >= 0]
+    assert torch.equal(scatter_regions(buckets, idx, v, impl=ext), expected)
+    assert torch.equal(scatter_regions_reference(buckets, idx, v), expected)
+    idx[2] = idx[2].clone()
+    idx[2][0, 0] = idx[0][idx[0] >= 0][0]          # that voxel is now in buckets 0 and 2
+    torch.testing.assert_close(scatter_regions(buckets, idx, v, impl=ext), scatter_regions_reference(buckets, idx, v),
+                               **tol)
 
 
 def test_gather_scatter_gradcheck_and_adjoint(device, impls):
@@ -144,6 +156,15 @@ def test_sst_round_trip(device, impls):
         out = sum(scatter_regions(gather_regions(feats, b.index, impl=impl), b.index, rb.num_voxels, impl=impl)
                   for b in rb.buckets)
         assert torch.equal(out, feats * rb.keep[:, None])
+        index = [b.index for b in rb.buckets]
+        at_once = scatter_regions([gather_regions(feats, i, impl=impl) for i in index], index, rb.num_voxels,
+                                  impl=impl)
+        assert torch.equal(at_once, out)
+        # gradients reach every bucket's regions: d(sum of the output)/d(regions) is 1 at voxels, 0 at padding
+        regions = [gather_regions(feats, i, impl=impl).requires_grad_(True) for i in index]
+        scatter_regions(regions, index, rb.num_voxels, impl=impl).sum().backward()
+        for r, i in zip(regions, index):
+            assert torch.equal(r.grad, (i >= 0)[..., None].expand_as(r).to(r.dtype))
 
 
 def test_rejects_bad_input(device, impls):
@@ -153,6 +174,11 @@ def test_rejects_bad_input(device, impls):
             gather_regions(feats, index.int(), impl=impl)
         with pytest.raises(ValueError, match="matching index"):
             scatter_regions(torch.zeros(4, 2, 3, device=device), index, 9, impl=impl)
+        with pytest.raises(ValueError, match="as many region tensors as index tensors"):
+            scatter_regions([torch.zeros(4, 3, 3, device=device)], [index, index], 9, impl=impl)
+        with pytest.raises(ValueError, match="bucket 1 has 2"):
+            scatter_regions([torch.zeros(4, 3, 3, device=device), torch.zeros(4, 3, 2, device=device)],
+                            [index, index], 9, impl=impl)
 
 
 def test_cpu_ext_rejects_out_of_range_index(ext, device):

@@ -8,9 +8,10 @@
 //   window id, `index` (Wb, cap) int64 into the flat voxel list, token t of row
 //   r at [r, t], -1 padding.
 // gather_regions: (V, C) -> (Wb, Tb, C), zeros at index -1.
-// scatter_regions: (Wb, Tb, C) -> (V, C), out[v] = sum of the rows whose index
-//   is v (an assignment when every voxel appears at most once), so each is the
-//   other's adjoint (backward).
+// scatter_regions: buckets [(Wb, Tb, C)] -> one (V, C), out[v] = sum of the rows
+//   of every bucket whose index is v (an assignment when every voxel appears at
+//   most once, as region batching gives), so each is the other's adjoint
+//   (backward: one gather per bucket).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -82,19 +83,30 @@ inline void check_gather_regions_inputs(const char* op, const at::Tensor& feats,
   PERCEPTION_CHECK_CONTIGUOUS(op, index);
 }
 
-inline void check_scatter_regions_inputs(const char* op, const at::Tensor& regions, const at::Tensor& index,
-                                         int64_t num_voxels) {
-  PERCEPTION_CHECK_DIM(op, regions, 3);
-  PERCEPTION_CHECK_DIM(op, index, 2);
-  PERCEPTION_CHECK_REGION_FLOAT(op, regions);
-  PERCEPTION_CHECK_DTYPE(op, index, at::kLong);
-  TORCH_CHECK_VALUE(regions.size(0) == index.size(0) && regions.size(1) == index.size(1), op,
-                    ": `regions` (Wb, Tb, C) and `index` (Wb, Tb) disagree: ", num_str(regions.sizes()), " vs ",
-                    num_str(index.sizes()));
+inline void check_scatter_regions_inputs(const char* op, const std::vector<at::Tensor>& regions,
+                                         const std::vector<at::Tensor>& index, int64_t num_voxels) {
+  TORCH_CHECK_VALUE(!regions.empty(), op, ": needs at least one bucket");
+  TORCH_CHECK_VALUE(regions.size() == index.size(), op, ": ", num_str(regions.size()), " region tensors but ",
+                    num_str(index.size()), " index tensors");
   TORCH_CHECK_VALUE(num_voxels >= 0, op, ": `num_voxels` must be >= 0, got ", num_str(num_voxels));
-  PERCEPTION_CHECK_SAME_DEVICE(op, regions, index);
-  PERCEPTION_CHECK_CONTIGUOUS(op, regions);
-  PERCEPTION_CHECK_CONTIGUOUS(op, index);
+  for (size_t b = 0; b < regions.size(); ++b) {
+    const at::Tensor& r = regions[b];
+    const at::Tensor& i = index[b];
+    PERCEPTION_CHECK_DIM(op, r, 3);
+    PERCEPTION_CHECK_DIM(op, i, 2);
+    PERCEPTION_CHECK_REGION_FLOAT(op, r);
+    PERCEPTION_CHECK_DTYPE(op, i, at::kLong);
+    TORCH_CHECK_VALUE(r.size(0) == i.size(0) && r.size(1) == i.size(1), op, ": bucket ", num_str(b),
+                      ": `regions` (Wb, Tb, C) and `index` (Wb, Tb) disagree: ", num_str(r.sizes()), " vs ",
+                      num_str(i.sizes()));
+    TORCH_CHECK_VALUE(r.size(2) == regions[0].size(2) && r.scalar_type() == regions[0].scalar_type(), op,
+                      ": bucket ", num_str(b), " has ", num_str(r.size(2)), " ", r.scalar_type(),
+                      " channels, bucket 0 has ", num_str(regions[0].size(2)), " ", regions[0].scalar_type());
+    PERCEPTION_CHECK_SAME_DEVICE(op, r, i);
+    PERCEPTION_CHECK_SAME_DEVICE(op, r, regions[0]);
+    PERCEPTION_CHECK_CONTIGUOUS(op, r);
+    PERCEPTION_CHECK_CONTIGUOUS(op, i);
+  }
 }
 
 // (keep (V,) bool, per bucket index (Wb, cap) int64, per bucket window ids (Wb,) int64)
@@ -103,12 +115,14 @@ using RegionBatchingResult = std::tuple<at::Tensor, std::vector<at::Tensor>, std
 RegionBatchingResult region_batching_cpu(const at::Tensor& window_id, const at::Tensor& index_in_window,
                                          const at::Tensor& tokens_per_window, const BucketCaps& caps);
 at::Tensor gather_regions_cpu(const at::Tensor& feats, const at::Tensor& index);
-at::Tensor scatter_regions_cpu(const at::Tensor& regions, const at::Tensor& index, int64_t num_voxels);
+at::Tensor scatter_regions_cpu(const std::vector<at::Tensor>& regions, const std::vector<at::Tensor>& index,
+                               int64_t num_voxels);
 #ifdef WITH_CUDA
 RegionBatchingResult region_batching_cuda(const at::Tensor& window_id, const at::Tensor& index_in_window,
                                           const at::Tensor& tokens_per_window, const BucketCaps& caps);
 at::Tensor gather_regions_cuda(const at::Tensor& feats, const at::Tensor& index);
-at::Tensor scatter_regions_cuda(const at::Tensor& regions, const at::Tensor& index, int64_t num_voxels);
+at::Tensor scatter_regions_cuda(const std::vector<at::Tensor>& regions, const std::vector<at::Tensor>& index,
+                                int64_t num_voxels);
 #endif
 
 }  // namespace perception

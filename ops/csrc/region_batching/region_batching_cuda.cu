@@ -129,13 +129,17 @@ at::Tensor gather_regions_cuda(const at::Tensor& feats, const at::Tensor& index)
   return out;
 }
 
-at::Tensor scatter_regions_cuda(const at::Tensor& regions, const at::Tensor& index, int64_t num_voxels) {
-  const c10::cuda::CUDAGuard guard(regions.device());
-  const int64_t c = regions.size(2), rows = index.numel();
-  at::Tensor out = at::zeros({num_voxels, c}, regions.options());
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, regions.scalar_type(), "scatter_regions_cuda", [&] {
-    PERCEPTION_LAUNCH(scatter_regions_kernel<scalar_t>, rows * c, regions.data_ptr<scalar_t>(),
-                      index.data_ptr<int64_t>(), rows, c, num_voxels, out.data_ptr<scalar_t>());
+at::Tensor scatter_regions_cuda(const std::vector<at::Tensor>& regions, const std::vector<at::Tensor>& index,
+                                int64_t num_voxels) {
+  const c10::cuda::CUDAGuard guard(regions[0].device());
+  const int64_t c = regions[0].size(2);
+  at::Tensor out = at::zeros({num_voxels, c}, regions[0].options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "scatter_regions_cuda", [&] {
+    for (size_t b = 0; b < regions.size(); ++b) {  // all buckets into one output, one launch each
+      const int64_t rows = index[b].numel();
+      PERCEPTION_LAUNCH(scatter_regions_kernel<scalar_t>, rows * c, regions[b].data_ptr<scalar_t>(),
+                        index[b].data_ptr<int64_t>(), rows, c, num_voxels, out.data_ptr<scalar_t>());
+    }
   });
   return out;
 }

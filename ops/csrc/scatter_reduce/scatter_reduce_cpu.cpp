@@ -14,12 +14,15 @@
 
 namespace perception {
 
-ScatterReduceResult scatter_reduce_forward_cpu(const at::Tensor& feats, const at::Tensor& point_to_voxel,
-                                               int64_t num_voxels, Reduce reduce) {
-  const int64_t p = feats.size(0), c = feats.size(1), v = num_voxels;
-  const int64_t* p2v = point_to_voxel.data_ptr<int64_t>();
-  at::Tensor counts = at::zeros({v}, point_to_voxel.options());
-  int64_t* cnt = counts.data_ptr<int64_t>();
+namespace {
+
+// Points grouped by voxel: `offset` (V + 1) and `order` (the points of voxel k are order[offset[k]:offset[k+1]],
+// ascending), by a stable counting sort; `cnt` gets the points per voxel.  Serial: two passes over the P indices
+// into L2-sized tables.  Two parallel versions (per-thread counts with a prefix over voxels and threads; ranks
+// recorded while counting, then a parallel placing pass) were slower on 2 threads.
+void group_points(const int64_t* p2v, int64_t p, int64_t v, int64_t* cnt, std::vector<int64_t>& offset,
+                  std::vector<int32_t>& order) {
+  std::fill(cnt, cnt + v, int64_t(0));
   for (int64_t i = 0; i < p; ++i) {
     const int64_t k = p2v[i];
     if (k < 0) continue;
@@ -27,29 +30,39 @@ ScatterReduceResult scatter_reduce_forward_cpu(const at::Tensor& feats, const at
                       " is out of range for num_voxels = ", num_str(v));
     ++cnt[k];
   }
-
-  // A stable counting sort of the points by voxel (CSR); each voxel is then reduced by one thread over its
-  // points in ascending index, its output row resident in cache while the point rows stream in.
-  std::vector<int64_t> offset(static_cast<size_t>(v) + 1, 0);
+  offset.assign(static_cast<size_t>(v) + 1, 0);
   for (int64_t k = 0; k < v; ++k) offset[k + 1] = offset[k] + cnt[k];
-  std::vector<int64_t> order(static_cast<size_t>(offset[v]));
-  {
-    std::vector<int64_t> fill(offset.begin(), offset.end() - 1);
-    for (int64_t i = 0; i < p; ++i)
-      if (p2v[i] >= 0) order[fill[p2v[i]]++] = i;
-  }
+  order.resize(static_cast<size_t>(offset[v]));
+  std::vector<int64_t> fill(offset.begin(), offset.end() - 1);
+  for (int64_t i = 0; i < p; ++i)
+    if (p2v[i] >= 0) order[fill[p2v[i]]++] = static_cast<int32_t>(i);
+}
+
+}  // namespace
+
+ScatterReduceResult scatter_reduce_forward_cpu(const at::Tensor& feats, const at::Tensor& point_to_voxel,
+                                               int64_t num_voxels, Reduce reduce) {
+  const int64_t p = feats.size(0), c = feats.size(1), v = num_voxels;
+  const int64_t* p2v = point_to_voxel.data_ptr<int64_t>();
+  at::Tensor counts = at::empty({v}, point_to_voxel.options());
+  TORCH_CHECK_VALUE(p <= std::numeric_limits<int32_t>::max(), "scatter_reduce: too many points (", num_str(p), ")");
+  // Each voxel is then reduced by one thread over its points in ascending index, its output row resident in
+  // cache while the point rows (random reads) are prefetched a few points ahead.
+  std::vector<int64_t> offset;
+  std::vector<int32_t> order;
+  group_points(p2v, p, v, counts.data_ptr<int64_t>(), offset, order);
   at::Tensor out = at::empty({v, c}, feats.options());
   at::Tensor argmax =
       reduce == Reduce::kMax ? at::empty({v, c}, point_to_voxel.options()) : at::empty({0}, point_to_voxel.options());
   AT_DISPATCH_FLOATING_TYPES(feats.scalar_type(), "scatter_reduce_forward_cpu", [&] {
     // The running argmax is kept at the width of scalar_t so the select loop vectorises.
     using Index = typename std::conditional<sizeof(scalar_t) == 4, int32_t, int64_t>::type;
-    TORCH_CHECK_VALUE(p <= std::numeric_limits<Index>::max(), "scatter_reduce: too many points (", num_str(p), ")");
     const scalar_t* f = feats.data_ptr<scalar_t>();
     scalar_t* o = out.data_ptr<scalar_t>();
     int64_t* am = reduce == Reduce::kMax ? argmax.data_ptr<int64_t>() : nullptr;
-    constexpr int64_t kPrefetch = 8;  // points ahead: their rows are random reads, prefetched whole
+    constexpr int64_t kPrefetch = 16;  // points ahead: their rows are random reads, prefetched whole
     constexpr int64_t kLine = 64 / sizeof(scalar_t);
+    const int64_t total = static_cast<int64_t>(order.size());
     at::parallel_for(0, v, std::max<int64_t>(1, 4096 / std::max<int64_t>(c, 1)), [&](int64_t begin, int64_t end) {
       std::vector<Index> best(reduce == Reduce::kMax ? static_cast<size_t>(c) : 0);
       Index* __restrict b = best.data();
@@ -61,17 +74,17 @@ ScatterReduceResult scatter_reduce_forward_cpu(const at::Tensor& feats, const at
           if (am) std::fill(am + k * c, am + (k + 1) * c, int64_t(-1));
           continue;
         }
-        const int64_t first = order[q0];
-        std::copy(f + first * c, f + (first + 1) * c, row);
-        if (am) std::fill(b, b + c, static_cast<Index>(first));
-        for (int64_t q = q0 + 1; q < q1; ++q) {
-          if (q + kPrefetch < static_cast<int64_t>(order.size())) {
-            const scalar_t* ahead = f + order[q + kPrefetch] * c;
+        for (int64_t q = q0; q < q1; ++q) {
+          if (q + kPrefetch < total) {  // every point, also a voxel's first (most voxels hold few points)
+            const scalar_t* ahead = f + static_cast<int64_t>(order[q + kPrefetch]) * c;
             for (int64_t j = 0; j < c; j += kLine) __builtin_prefetch(ahead + j);
           }
           const Index i = static_cast<Index>(order[q]);
           const scalar_t* __restrict frow = f + static_cast<int64_t>(i) * c;
-          if (am) {
+          if (q == q0) {
+            std::copy(frow, frow + c, row);
+            if (am) std::fill(b, b + c, i);
+          } else if (am) {
             for (int64_t j = 0; j < c; ++j) {  // bit masks, not a conditional store: GCC vectorises this
               const scalar_t fv = frow[j], rv = row[j];
               const Index take = -static_cast<Index>(fv > rv);

@@ -7,7 +7,7 @@ coordinate is added to the queries and keys, not to the values::
     q = (x + pos) W_q,  k = (x + pos) W_k,  v = x W_v           per voxel, (V, C) each
     regions: gather q, k, v into (Wb, Tb, C) per bucket         perception.ops.gather_regions
     o = softmax(q k^T / sqrt(C / h) + key padding mask) v       per head, inside each window
-    back to (V, C)                                              perception.ops.scatter_regions
+    back to (V, C), every bucket in one call                    perception.ops.scatter_regions
     out = o W_o
 
 Projections run on the ``V`` voxels, not on the padded regions, so padding costs
@@ -72,7 +72,7 @@ class SparseWindowAttention(nn.Module):
         v = F.linear(x, self.in_proj_weight[2 * c:], self.in_proj_bias[2 * c:])
         qkv = torch.cat([qk, v], dim=1)  # (V, 3C)
         h, dropout = self.nhead, (self.dropout if self.training else 0.0)
-        out = x.new_zeros(num, c)
+        outputs, indices = [], []
         for bucket in layout.batches.buckets:
             wb, tb = bucket.index.shape
             if wb == 0:
@@ -82,6 +82,8 @@ class SparseWindowAttention(nn.Module):
             attend = ~bucket.padding_mask[:, None, None, :]  # (Wb, 1, 1, Tb), True where a key is a voxel
             o = F.scaled_dot_product_attention(q, k, val, attn_mask=attend, dropout_p=dropout,
                                                scale=1.0 / math.sqrt(c // h))
-            o = o.transpose(1, 2).reshape(wb, tb, c)
-            out = out + ops.scatter_regions(o, bucket.index, num, impl=self.ops_impl)
-        return self.out_proj(out)
+            outputs.append(o.transpose(1, 2).reshape(wb, tb, c))
+            indices.append(bucket.index)
+        if not outputs:
+            return self.out_proj(x.new_zeros(num, c))
+        return self.out_proj(ops.scatter_regions(outputs, indices, num, impl=self.ops_impl))  # all buckets at once
