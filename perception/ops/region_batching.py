@@ -14,7 +14,8 @@ id), column ``t`` its token with ``index_in_window == t``, ``-1`` padding;
 ``gather_regions(feats, index)`` -> ``(Wb, Tb, C)`` (zeros at padding) and
 ``scatter_regions(regions, index, V)`` -> ``(V, C)`` (the sum of the rows
 pointing at each voxel, over one bucket or a list of them; an assignment for
-region batching's buckets, where every voxel appears at most once) are each other's adjoint and so each other's backward.
+region batching's buckets, where every voxel appears at most once) are each
+other's adjoint and so each other's backward.
 Indices must lie in ``[-1, V)``: the CPU kernels raise on others, the CUDA
 kernels ignore them.
 """
