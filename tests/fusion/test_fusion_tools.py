@@ -145,3 +145,19 @@ def test_coordinate_search_starts_from_the_given_settings_and_stays_in_the_grid(
         assert all(s[k] in grid[k] for k in grid), s
         d3, d2 = result["gains"][c]
         assert min(d3, d2) >= -1e-9 or s["boost"] == 0.0   # as the full grid: never below the identity setting
+
+
+def test_worst_fold_criterion(cache_file):
+    from perception.fusion.tuning import tune_rule_fusion
+
+    cache = load_detection_cache(cache_file)
+    grid = {"boost": (0.0, 1.0), "miss_factor": (1.0,), "camera_only_factor": (0.01,), "box2d": ("lidar",),
+            "camera_duplicate_iou": (None,)}
+    result = tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid, folds=2,
+                              progress=False)
+    assert result["folds"] == 2 and result["combinations"] == 2
+    for c in CLASSES:
+        d3, d2 = result["gains"][c]   # means over the folds; the worst fold and metric is at most their minimum
+        assert result["worst_fold_gain"][c] <= min(d3, d2) + 1e-9
+    with pytest.raises(ValueError, match="folds must be in"):
+        tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid, folds=0)
