@@ -101,6 +101,9 @@ class LateFusion:
                                    per_class(camera_only_factor, class_names, "LateFusion.camera_only_factor").items()}
         self.camera_duplicate_iou = {c: None if v is None else float(v) for c, v in per_class(
             camera_duplicate_iou, class_names, "LateFusion.camera_duplicate_iou").items()}
+        bad = {c: v for c, v in self.camera_duplicate_iou.items() if v is not None and not 0.0 < v <= 1.0}
+        if bad:
+            raise ValueError(f"LateFusion.camera_duplicate_iou must be None or in (0, 1], got {bad}")
         missing = sorted(set(class_names) - set(class_heights))
         if missing:
             raise ValueError(f"LateFusion: class_heights lacks {missing}")

@@ -95,6 +95,8 @@ def test_unmatched_camera_boxes_on_a_lidar_object_of_their_class_are_duplicates(
     assert strict.names == keep_all.names                            # IoU below the car's 0.7: kept
     with pytest.raises(ValueError, match="camera_duplicate_iou: no value for classes"):
         _fusion(scene, camera_duplicate_iou={"Car": 0.5})
+    with pytest.raises(ValueError, match=r"must be None or in \(0, 1\]"):
+        _fusion(scene, camera_duplicate_iou=1.5)
 
 
 @pytest.mark.parametrize("mode", ["camera", "lidar", "mean"])
