@@ -11,8 +11,9 @@ from mmengine.dataset import BaseDataset
 from perception.registry import DATASETS, TRANSFORMS
 from perception.structures import Boxes3D, CoordFrame
 
-from .create_data import InfoFileError, frame_annotations, frame_calibration, load_kitti_infos
-from .empty_gt import EMPTY_SERIALIZED, filter_empty_gt, labels_present
+from .create_data import frame_annotations, frame_calibration, load_kitti_infos
+from .empty_gt import EMPTY_SERIALIZED, filter_empty_gt, labels_present, prepare_with_gt
+from .info_dataset import checked_classes, modality_flags, parse_entries
 
 __all__ = ["KittiDataset"]
 
@@ -59,10 +60,7 @@ class KittiDataset(BaseDataset):
                  test_mode: bool = False, filter_empty_gt: bool = True, lazy_init: bool = False,
                  serialize_data: bool = True, indices: Optional[Union[int, Sequence[int]]] = None,
                  max_refetch: int = 1000):
-        self.modality = {"use_lidar": True, "use_camera": False, **dict(modality or {})}
-        unknown = set(self.modality) - {"use_lidar", "use_camera"}
-        if unknown:
-            raise ValueError(f"KittiDataset: unknown modality key(s) {sorted(unknown)}; use use_lidar/use_camera")
+        self.modality = modality_flags(modality, "KittiDataset")
         self.filter_empty_gt = bool(filter_empty_gt)
         pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
         super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root, data_prefix={},
@@ -75,21 +73,12 @@ class KittiDataset(BaseDataset):
         return tuple(self.metainfo["classes"])
 
     def load_data_list(self) -> list[dict]:
-        classes = self._metainfo.get("classes")
-        if not classes or isinstance(classes, str):
-            raise ValueError(f"KittiDataset: metainfo['classes'] must be a non-empty sequence, got {classes!r}")
-        self._metainfo["classes"] = tuple(classes)
+        self._metainfo["classes"] = checked_classes(self._metainfo.get("classes"), "KittiDataset")
         infos = load_kitti_infos(self.ann_file)
         for k, v in infos["metainfo"].items():
             self._metainfo.setdefault(k, v)
-        data_list = []
-        for i, raw in enumerate(infos["data_list"]):
-            try:
-                data_list.append(self.parse_data_info(raw))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise InfoFileError(f"{self.ann_file}: data_list[{i}] (frame {raw.get('sample_idx')}): "
-                                    f"{type(exc).__name__}: {exc}") from exc
-        return data_list
+        return parse_entries(infos["data_list"], self.parse_data_info, ann_file=self.ann_file, key="sample_idx",
+                             unit="frame")
 
     def _abs(self, rel: Optional[str]) -> Optional[str]:
         if rel is None:
@@ -158,24 +147,8 @@ class KittiDataset(BaseDataset):
         return data
 
     def prepare_data(self, idx: int) -> Any:
-        data_info = self.get_data_info(idx)
-        result = self.pipeline(data_info)
-        if not self.test_mode and self.filter_empty_gt and result is not None:
-            if _num_gt(result) == 0:
-                return None  # BaseDataset.__getitem__ fetches another frame
-        return result
+        return prepare_with_gt(self, idx)
 
     def __repr__(self) -> str:
         return (f"KittiDataset(ann_file={self.ann_file!r}, classes={self.classes}, "
                 f"frames={len(self) if self._fully_initialized else '?'}, test_mode={self.test_mode})")
-
-
-def _num_gt(result: Any) -> Optional[int]:
-    """Ground-truth objects in a pipeline output (packed or not); ``None`` when it cannot tell."""
-    if isinstance(result, dict):
-        sample = result.get("data_samples")
-        if sample is not None and "gt_instances_3d" in sample and "labels_3d" in sample.gt_instances_3d:
-            return len(sample.gt_instances_3d.labels_3d)
-        if "gt_labels_3d" in result:
-            return len(result["gt_labels_3d"])
-    return None

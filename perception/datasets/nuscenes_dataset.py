@@ -12,9 +12,8 @@ from mmengine.dataset import BaseDataset
 from perception.registry import DATASETS, TRANSFORMS
 from perception.structures import Boxes2D, Boxes3D, CoordFrame, ObjectAnnotations
 
-from .create_data import InfoFileError
-from .empty_gt import EMPTY_SERIALIZED, filter_empty_gt, labels_present
-from .kitti_dataset import _num_gt
+from .empty_gt import EMPTY_SERIALIZED, filter_empty_gt, labels_present, prepare_with_gt
+from .info_dataset import checked_classes, modality_flags, parse_entries
 from .nuscenes_infos import load_nuscenes_infos, sample_lidar2global
 from .nuscenes_io import NUSCENES_CLASSES
 
@@ -81,10 +80,7 @@ class NuScenesDataset(BaseDataset):
                  filter_empty_gt: bool = True,
                  lazy_init: bool = False, serialize_data: bool = True,
                  indices: Optional[Union[int, Sequence[int]]] = None, max_refetch: int = 1000):
-        self.modality = {"use_lidar": True, "use_camera": False, **dict(modality or {})}
-        unknown = set(self.modality) - {"use_lidar", "use_camera"}
-        if unknown:
-            raise ValueError(f"NuScenesDataset: unknown modality key(s) {sorted(unknown)}; use use_lidar/use_camera")
+        self.modality = modality_flags(modality, "NuScenesDataset")
         self.use_valid_flag = bool(use_valid_flag)
         self.camera = camera
         self.filter_empty_gt = bool(filter_empty_gt)
@@ -99,26 +95,18 @@ class NuScenesDataset(BaseDataset):
         return tuple(self.metainfo["classes"])
 
     def load_data_list(self) -> list[dict]:
-        classes = self._metainfo.get("classes")
-        if not classes or isinstance(classes, str):
-            raise ValueError(f"NuScenesDataset: metainfo['classes'] must be a non-empty sequence, got {classes!r}")
+        classes = checked_classes(self._metainfo.get("classes"), "NuScenesDataset")
         unknown = [c for c in classes if c not in NUSCENES_CLASSES]
         if unknown:
             raise ValueError(f"NuScenesDataset: classes {unknown} are not nuScenes detection classes "
                              f"{NUSCENES_CLASSES}")
-        self._metainfo["classes"] = tuple(classes)
+        self._metainfo["classes"] = classes
         infos = load_nuscenes_infos(self.ann_file)
         for k, v in infos["metainfo"].items():
             if k != "classes":
                 self._metainfo.setdefault(k, v)
-        data_list = []
-        for i, raw in enumerate(infos["data_list"]):
-            try:
-                data_list.append(self.parse_data_info(raw))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise InfoFileError(f"{self.ann_file}: data_list[{i}] (sample {raw.get('token')}): "
-                                    f"{type(exc).__name__}: {exc}") from exc
-        return data_list
+        return parse_entries(infos["data_list"], self.parse_data_info, ann_file=self.ann_file, key="token",
+                             unit="sample")
 
     def _abs(self, rel: str) -> str:
         return rel if os.path.isabs(rel) else os.path.join(self.data_root or "", rel)
@@ -239,10 +227,7 @@ class NuScenesDataset(BaseDataset):
         return data
 
     def prepare_data(self, idx: int) -> Any:
-        result = self.pipeline(self.get_data_info(idx))
-        if not self.test_mode and self.filter_empty_gt and result is not None and _num_gt(result) == 0:
-            return None  # BaseDataset.__getitem__ fetches another sample
-        return result
+        return prepare_with_gt(self, idx)
 
     def __repr__(self) -> str:
         return (f"NuScenesDataset(ann_file={self.ann_file!r}, classes={self.classes}, "
