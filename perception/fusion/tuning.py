@@ -9,16 +9,17 @@ tuning split by construction.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 from .detection_cache import DetectionCache
 from .evaluation import EVAL_CLASSES, evaluate_fusion
 from .late_fusion import LateFusion, per_class
 from .rule_scorer import RuleScorer
 
-__all__ = ["DEFAULT_GRID", "SCORER_KEYS", "FUSION_KEYS", "tune_rule_fusion", "tune_rule_fusion_coordinates",
-           "clocs_gate_from_folds"]
+__all__ = ["DEFAULT_GRID", "SCORER_KEYS", "FUSION_KEYS", "TuningSplit", "tuning_split", "tune_rule_fusion",
+           "tune_rule_fusion_coordinates", "clocs_gate_from_folds"]
 
 DEFAULT_GRID = {"boost": (0.0, 0.1, 0.3, 0.5, 1.0), "miss_factor": (0.8, 1.0),
                 "camera_only_factor": (0.01, 0.05, 0.3, 0.6), "box2d": ("lidar", "mean", "camera"),
@@ -28,9 +29,29 @@ SCORER_KEYS = ("boost", "miss_factor")
 FUSION_KEYS = ("camera_only_factor", "box2d", "camera_duplicate_iou")
 
 
+@dataclasses.dataclass(frozen=True)
+class TuningSplit:
+    """A tuning cache cut into folds (frame ``i`` in fold ``i % folds``), with the single-sensor AP of each fold
+    and of the whole cache (:func:`evaluate_fusion`'s baseline rows), computed once per tuning run."""
+
+    parts: list
+    fold_baselines: list
+    baselines: dict
+
+
+def tuning_split(cache: DetectionCache, folds: int, *, lidar_model: str, camera_model: str) -> TuningSplit:
+    n = len(cache.frame_ids)
+    if folds < 1 or folds > n:
+        raise ValueError(f"tune_rule_fusion: folds must be in [1, {n}], got {folds}")
+    parts = [cache.subset([i for i in range(n) if i % folds == f]) for f in range(folds)] if folds > 1 else [cache]
+    bases = [evaluate_fusion(part, {}, lidar_model=lidar_model, camera_model=camera_model) for part in parts]
+    whole = bases[0] if folds == 1 else evaluate_fusion(cache, {}, lidar_model=lidar_model, camera_model=camera_model)
+    return TuningSplit(parts=parts, fold_baselines=bases, baselines=whole)
+
+
 def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_model: str, camera_model: str,
                      grid: Mapping[str, Sequence] = DEFAULT_GRID, classes: Sequence[str] = EVAL_CLASSES,
-                     folds: int = 1, progress: bool = True) -> dict:
+                     folds: int = 1, split: Optional["TuningSplit"] = None, progress: bool = True) -> dict:
     """``{"settings": {class: {setting: value}}, "gains": {class: (d3d, d2d)}, "worst_fold_gain": {class: g},
     "baselines": {...}}`` from the grid evaluated on ``cache``.
 
@@ -40,15 +61,14 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
 
     ``folds > 1`` splits the frames into that many folds (frame ``i`` in fold ``i % folds``) and scores a setting
     by its worst gain over the folds and the two metrics, so that a setting which helps only part of the data
-    is not chosen; ``gains`` are then the means over the folds.
+    is not chosen; ``gains`` are then the means over the folds.  ``split``: the folds and their single-sensor AP
+    from :func:`tuning_split` (computed here when not given).
     """
     from tqdm import tqdm
 
     keys = SCORER_KEYS + FUSION_KEYS
     if set(grid) != set(keys):
         raise ValueError(f"tune_rule_fusion: the grid must have exactly the keys {list(keys)}, got {sorted(grid)}")
-    if folds < 1 or folds > len(cache.frame_ids):
-        raise ValueError(f"tune_rule_fusion: folds must be in [1, {len(cache.frame_ids)}], got {folds}")
     combos = list(itertools.product(*(grid[k] for k in keys)))
     fusions = []
     for combo in combos:
@@ -56,9 +76,11 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
         kwargs = dict(fusion_kwargs) | {k: s[k] for k in FUSION_KEYS}
         fusions.append(LateFusion(scorer=RuleScorer(**{k: s[k] for k in SCORER_KEYS}), class_names=classes,
                                   **kwargs))
-    n = len(cache.frame_ids)
-    parts = [cache.subset([i for i in range(n) if i % folds == f]) for f in range(folds)] if folds > 1 else [cache]
-    bases = [evaluate_fusion(part, {}, lidar_model=lidar_model, camera_model=camera_model) for part in parts]
+    if split is None:
+        split = tuning_split(cache, folds, lidar_model=lidar_model, camera_model=camera_model)
+    elif len(split.parts) != folds:
+        raise ValueError(f"tune_rule_fusion: split has {len(split.parts)} folds, folds={folds}")
+    parts, bases = split.parts, split.fold_baselines
     # deltas[k][f][c] = (d3D, d2D) of setting k on fold f against that fold's LiDAR-only / better-sensor AP
     deltas = []
     for k in tqdm(range(len(combos)), desc="tuning", unit="setting", disable=not progress):
@@ -82,7 +104,7 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
         d = [fold[c] for fold in deltas[best]]
         gains[c] = (sum(d3 for d3, _ in d) / len(d), sum(d2 for _, d2 in d) / len(d))
         worst[c] = key(best)[0]
-    base = bases[0] if folds == 1 else evaluate_fusion(cache, {}, lidar_model=lidar_model, camera_model=camera_model)
+    base = split.baselines
     baselines = {"3D lidar_only": base["3D"]["lidar_only"], "2D lidar_only": base["2D"]["lidar_only"],
                  "2D camera_only": base["2D"]["camera_only"]}
     return {"settings": settings, "gains": gains, "worst_fold_gain": worst, "baselines": baselines,
@@ -99,13 +121,14 @@ def tune_rule_fusion_coordinates(cache: DetectionCache, fusion_kwargs: Mapping, 
     affordable.  Returns :func:`tune_rule_fusion`'s result of the last step plus ``sweeps`` and ``evaluations``."""
     keys = SCORER_KEYS + FUSION_KEYS
     current = {k: per_class(start[k], classes, f"start.{k}") for k in keys}
+    split = tuning_split(cache, folds, lidar_model=lidar_model, camera_model=camera_model)   # once for all steps
     evaluations = 0
     for sweep in range(1, max_sweeps + 1):
         changed = False
         for key in keys:
             step = {k: (tuple(grid[k]) if k == key else (current[k],)) for k in keys}
             result = tune_rule_fusion(cache, fusion_kwargs, lidar_model=lidar_model, camera_model=camera_model,
-                                      grid=step, classes=classes, folds=folds, progress=progress)
+                                      grid=step, classes=classes, folds=folds, split=split, progress=progress)
             evaluations += result["combinations"]
             chosen = {c: result["settings"][c][key] for c in classes}
             changed |= chosen != current[key]
