@@ -18,7 +18,8 @@ from scipy.optimize import linear_sum_assignment
 
 from perception.structures import Boxes2D, Boxes3D, CoordFrame, KittiCalibration, box_iou_2d
 
-__all__ = ["ProjectedBoxes", "Association", "project_to_image", "pair_affinity", "associate", "segment_boxes"]
+__all__ = ["ProjectedBoxes", "Association", "project_to_image", "pair_affinity", "same_class", "associate",
+           "segment_boxes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +91,12 @@ def pair_affinity(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> tuple[torch.T
     return iou.float(), (torch.cdist(ca, cb) / scale).float()
 
 
+def same_class(names_a: Sequence[str], names_b: Sequence[str]) -> torch.Tensor:
+    """``(N, M)`` bool: ``names_a[i] == names_b[j]``."""
+    return torch.tensor([[x == y for y in names_b] for x in names_a], dtype=torch.bool).reshape(len(names_a),
+                                                                                               len(names_b))
+
+
 def associate(boxes_a: torch.Tensor, boxes_b: torch.Tensor, *, names_a: Sequence[str], names_b: Sequence[str],
               valid_a: Optional[torch.Tensor] = None, min_iou: float = 0.3, max_centre_distance: float = 0.5,
               centre_weight: float = 0.5, class_aware: bool = True) -> Association:
@@ -109,7 +116,7 @@ def associate(boxes_a: torch.Tensor, boxes_b: torch.Tensor, *, names_a: Sequence
     if valid_a is not None:
         allowed &= valid_a.bool()[:, None]
     if class_aware:
-        allowed &= torch.tensor([[x == y for y in names_b] for x in names_a], dtype=torch.bool)
+        allowed &= same_class(names_a, names_b)
     cost = (1.0 - iou) + centre_weight * dist
     big = float(cost.max()) * (n + m) + 1.0       # any allowed matching beats any disallowed pair
     cost = torch.where(allowed, cost, torch.full_like(cost, big)).numpy().astype(np.float64)

@@ -22,7 +22,8 @@ import torch
 from perception.structures import (Detections2D, FusedDetections, KittiCalibration, ObjectAnnotations, PanopticResult,
                                    Sensor)
 
-from .association import Association, ProjectedBoxes, associate, pair_affinity, project_to_image, segment_boxes
+from .association import (Association, ProjectedBoxes, associate, pair_affinity, project_to_image, same_class,
+                          segment_boxes)
 from .candidates import Candidates, build_candidates
 
 __all__ = ["FusionInputs", "Scorer", "LateFusion", "KITTI_CLASS_HEIGHTS", "PerClass", "per_class"]
@@ -173,8 +174,7 @@ class LateFusion:
         objects = boxes2d[in_image]
         object_names = [n for n, ok in zip(lidar_names, in_image.tolist()) if ok]
         iou, _ = pair_affinity(camera.boxes.tensor[unmatched].float(), objects)
-        same = torch.tensor([[camera.names[i] == n for n in object_names] for i in unmatched.tolist()],
-                            dtype=torch.bool)
+        same = same_class([camera.names[i] for i in unmatched.tolist()], object_names)
         best = torch.where(same, iou, torch.zeros_like(iou)).max(dim=1).values
         limit = torch.tensor([float("inf") if self.camera_duplicate_iou[camera.names[i]] is None
                               else self.camera_duplicate_iou[camera.names[i]] for i in unmatched.tolist()])
