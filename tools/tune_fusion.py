@@ -10,7 +10,8 @@ The first prints the rule fuser's per-class settings as config lines, with each 
 split.  ``--only NAME [--values ...]`` tunes that one setting (over its default candidates, or ``--values``;
 ``none`` is None) and holds the others at the config's values: a quick refinement after adding a setting; the
 full grid is the default (480 settings); ``--coordinate`` tunes one setting at a time from the config's values
-until a sweep changes nothing (about 20 evaluations a sweep), which makes a larger tuning split affordable.  ``--clocs`` cross-fits the learned fuser (trains it with tools/train.py on all folds but one, evaluates it
+until a sweep changes nothing (about 20 evaluations a sweep), which makes a larger tuning split affordable, then
+lets every class whose tuned settings do not beat LiDAR-only on their worst fold fall back to LiDAR-only.  ``--clocs`` cross-fits the learned fuser (trains it with tools/train.py on all folds but one, evaluates it
 on that one, for each fold) and prints which classes it should leave alone (``identity_classes``).
 """
 from __future__ import annotations
@@ -60,7 +61,9 @@ def main(argv=None) -> int:
         current = _config_settings(args, cfg)
         if args.coordinate:
             result = tune_rule_fusion_coordinates(cache, fusion, start=current, **common)
-            print(f"coordinate search: {result['evaluations']} evaluations in {result['sweeps']} sweep(s)")
+            print(f"coordinate search: {result['evaluations']} evaluations in {result['sweeps']} sweep(s); "
+                  f"classes whose tuned settings did not beat LiDAR-only on their worst fold, and fall back to it: "
+                  f"{result['lidar_only_classes'] or 'none'}")
         else:
             candidates = tuple(_value(v) for v in args.values) if args.values else grid[args.only]
             grid = {k: (candidates if k == args.only else (current[k],)) for k in grid}

@@ -4,8 +4,10 @@ Every combination of the grid is evaluated once (all classes at a time: associat
 settings change only that class's objects); for each class the combination with the best worst-case gain wins:
 ``max over settings of min(3D AP - LiDAR-only 3D AP, 2D AP - best single-sensor 2D AP)``, ties broken by the
 sum of the two gains.  Setting boost 0, miss factor 1, LiDAR boxes and a tiny camera-only factor reproduces the
-LiDAR-only ranking with camera-only objects below it, so the best worst-case gain is about 0 or more on the
-tuning split by construction.
+LiDAR-only ranking with camera-only objects below it (:data:`LIDAR_ONLY_SETTINGS`), so the best worst-case gain
+is about 0 or more on the tuning split by construction.  The coordinate search, which may never visit that setting
+(it changes one setting at a time), ends by comparing each class with it: a class whose tuned settings do not beat
+LiDAR-only on its worst fold falls back to it.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from .evaluation import EVAL_CLASSES, evaluate_fusion
 from .late_fusion import LateFusion, per_class
 from .rule_scorer import RuleScorer
 
-__all__ = ["DEFAULT_GRID", "SCORER_KEYS", "FUSION_KEYS", "TuningSplit", "tuning_split", "tune_rule_fusion",
+__all__ = ["DEFAULT_GRID", "SCORER_KEYS", "FUSION_KEYS", "LIDAR_ONLY_SETTINGS", "TuningSplit", "tuning_split", "tune_rule_fusion",
            "tune_rule_fusion_coordinates", "clocs_gate_from_folds"]
 
 DEFAULT_GRID = {"boost": (0.0, 0.1, 0.3, 0.5, 1.0), "miss_factor": (0.8, 1.0),
@@ -27,6 +29,10 @@ DEFAULT_GRID = {"boost": (0.0, 0.1, 0.3, 0.5, 1.0), "miss_factor": (0.8, 1.0),
 #: The grid's keys: the rule scorer's arguments, then LateFusion's.
 SCORER_KEYS = ("boost", "miss_factor")
 FUSION_KEYS = ("camera_only_factor", "box2d", "camera_duplicate_iou")
+#: The rule fuser's settings that keep a class's LiDAR-only scores and projected boxes, its camera-only objects
+#: ranked below (almost) all LiDAR-backed ones: the fallback of the coordinate search.
+LIDAR_ONLY_SETTINGS = {"boost": 0.0, "miss_factor": 1.0, "camera_only_factor": 0.01, "box2d": "lidar",
+                       "camera_duplicate_iou": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +57,7 @@ def tuning_split(cache: DetectionCache, folds: int, *, lidar_model: str, camera_
 
 def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_model: str, camera_model: str,
                      grid: Mapping[str, Sequence] = DEFAULT_GRID, classes: Sequence[str] = EVAL_CLASSES,
-                     folds: int = 1, split: Optional["TuningSplit"] = None, progress: bool = True) -> dict:
+                     folds: int = 1, split: Optional[TuningSplit] = None, progress: bool = True) -> dict:
     """``{"settings": {class: {setting: value}}, "gains": {class: (d3d, d2d)}, "worst_fold_gain": {class: g},
     "baselines": {...}}`` from the grid evaluated on ``cache``.
 
@@ -62,7 +68,8 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
     ``folds > 1`` splits the frames into that many folds (frame ``i`` in fold ``i % folds``) and scores a setting
     by its worst gain over the folds and the two metrics, so that a setting which helps only part of the data
     is not chosen; ``gains`` are then the means over the folds.  ``split``: the folds and their single-sensor AP
-    from :func:`tuning_split` (computed here when not given).
+    from :func:`tuning_split` (computed here when not given); it sets the number of folds, and ``folds`` is then
+    not used.
     """
     from tqdm import tqdm
 
@@ -78,8 +85,6 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
                                   **kwargs))
     if split is None:
         split = tuning_split(cache, folds, lidar_model=lidar_model, camera_model=camera_model)
-    elif len(split.parts) != folds:
-        raise ValueError(f"tune_rule_fusion: split has {len(split.parts)} folds, folds={folds}")
     parts, bases = split.parts, split.fold_baselines
     # deltas[k][f][c] = (d3D, d2D) of setting k on fold f against that fold's LiDAR-only / better-sensor AP
     deltas = []
@@ -108,7 +113,7 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
     baselines = {"3D lidar_only": base["3D"]["lidar_only"], "2D lidar_only": base["2D"]["lidar_only"],
                  "2D camera_only": base["2D"]["camera_only"]}
     return {"settings": settings, "gains": gains, "worst_fold_gain": worst, "baselines": baselines,
-            "combinations": len(combos), "folds": folds}
+            "combinations": len(combos), "folds": len(parts)}
 
 
 def tune_rule_fusion_coordinates(cache: DetectionCache, fusion_kwargs: Mapping, *, start: Mapping[str, object],
@@ -118,7 +123,10 @@ def tune_rule_fusion_coordinates(cache: DetectionCache, fusion_kwargs: Mapping, 
     """Coordinate search from ``start`` (``{setting: value or per-class mapping}``, e.g. a config's): each
     setting in turn is tuned over its ``grid`` candidates with the others held, per class, until a sweep changes
     nothing (at most ``max_sweeps``).  Far fewer evaluations than the full grid, so a larger tuning split is
-    affordable.  Returns :func:`tune_rule_fusion`'s result of the last step plus ``sweeps`` and ``evaluations``."""
+    affordable.  Then each class keeps its tuned settings only if their worst-fold gain beats that of
+    :data:`LIDAR_ONLY_SETTINGS` (one more evaluation), else falls back to those.  Returns
+    :func:`tune_rule_fusion`'s result of the last step (with the fallen-back classes' settings and gains) plus
+    ``sweeps``, ``evaluations`` and ``lidar_only_classes`` (the classes that fell back)."""
     keys = SCORER_KEYS + FUSION_KEYS
     current = {k: per_class(start[k], classes, f"start.{k}") for k in keys}
     split = tuning_split(cache, folds, lidar_model=lidar_model, camera_model=camera_model)   # once for all steps
@@ -135,7 +143,15 @@ def tune_rule_fusion_coordinates(cache: DetectionCache, fusion_kwargs: Mapping, 
             current[key] = chosen
         if not changed:
             break
-    return result | {"sweeps": sweep, "evaluations": evaluations}
+    fallback = tune_rule_fusion(cache, fusion_kwargs, lidar_model=lidar_model, camera_model=camera_model,
+                                grid={k: (LIDAR_ONLY_SETTINGS[k],) for k in keys}, classes=classes, split=split,
+                                progress=False)
+    evaluations += 1
+    lidar_only = [c for c in classes if fallback["worst_fold_gain"][c] >= result["worst_fold_gain"][c]]
+    for c in lidar_only:
+        for field in ("settings", "gains", "worst_fold_gain"):
+            result[field][c] = fallback[field][c]
+    return result | {"sweeps": sweep, "evaluations": evaluations, "lidar_only_classes": lidar_only}
 
 
 def clocs_gate_from_folds(folds: Sequence[tuple[DetectionCache, object]], fusion_kwargs: Mapping, *,

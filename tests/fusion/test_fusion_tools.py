@@ -139,12 +139,35 @@ def test_coordinate_search_starts_from_the_given_settings_and_stays_in_the_grid(
              "camera_only_factor": 0.01, "box2d": "camera", "camera_duplicate_iou": None}
     result = tune_rule_fusion_coordinates(cache, {}, start=start, lidar_model="sst", camera_model="tridentnet_fast",
                                           grid=grid, progress=False)
-    assert 1 <= result["sweeps"] <= 2 and result["evaluations"] == result["sweeps"] * 9   # 2 + 2 + 1 + 2 + 2 a sweep
+    # 2 + 2 + 1 + 2 + 2 a sweep, then the LiDAR-only fallback
+    assert 1 <= result["sweeps"] <= 2 and result["evaluations"] == result["sweeps"] * 9 + 1
     for c in CLASSES:
         s = result["settings"][c]
         assert all(s[k] in grid[k] for k in grid), s
         d3, d2 = result["gains"][c]
         assert min(d3, d2) >= -1e-9 or s["boost"] == 0.0   # as the full grid: never below the identity setting
+
+
+def test_coordinate_search_falls_back_to_lidar_only_for_a_class_it_cannot_improve(cache_file):
+    from perception.fusion.tuning import LIDAR_ONLY_SETTINGS, tune_rule_fusion, tune_rule_fusion_coordinates
+
+    cache = load_detection_cache(cache_file)
+    # A grid that holds only harmful settings (camera-only objects at the full camera score and the noisy-OR
+    # boost, boxes from the camera): every class that it makes worse on a fold must fall back.
+    grid = {"boost": (1.0,), "miss_factor": (0.0,), "camera_only_factor": (1.0,), "box2d": ("camera",),
+            "camera_duplicate_iou": (None,)}
+    start = {k: v[0] for k, v in grid.items()}
+    common = dict(lidar_model="sst", camera_model="tridentnet_fast", progress=False, folds=2)
+    tuned = tune_rule_fusion(cache, {}, grid=grid, **common)
+    lidar_only = tune_rule_fusion(cache, {}, grid={k: (v,) for k, v in LIDAR_ONLY_SETTINGS.items()}, **common)
+    result = tune_rule_fusion_coordinates(cache, {}, start=start, grid=grid, **common)
+    expected = [c for c in CLASSES if lidar_only["worst_fold_gain"][c] >= tuned["worst_fold_gain"][c]]
+    assert expected, "the fixture should hold a class the harmful grid makes worse"
+    assert result["lidar_only_classes"] == expected
+    for c in CLASSES:
+        want = LIDAR_ONLY_SETTINGS if c in expected else start
+        assert result["settings"][c] == want
+        assert result["worst_fold_gain"][c] == max(tuned["worst_fold_gain"][c], lidar_only["worst_fold_gain"][c])
 
 
 def test_worst_fold_criterion(cache_file):
