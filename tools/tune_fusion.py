@@ -11,8 +11,9 @@ split.  ``--only NAME [--values ...]`` tunes that one setting (over its default 
 ``none`` is None) and holds the others at the config's values: a quick refinement after adding a setting; the
 full grid is the default (480 settings); ``--coordinate`` tunes one setting at a time from the config's values
 until a sweep changes nothing (about 20 evaluations a sweep), which makes a larger tuning split affordable, then
-lets every class whose tuned settings do not beat LiDAR-only on their worst fold fall back to LiDAR-only.  ``--clocs`` cross-fits the learned fuser (trains it with tools/train.py on all folds but one, evaluates it
-on that one, for each fold) and prints which classes it should leave alone (``identity_classes``).
+lets every class whose tuned settings do not beat LiDAR-only on their worst fold fall back to LiDAR-only.
+``--clocs`` cross-fits the learned fuser (trains it with tools/train.py on all folds but one, evaluates it on
+that one, for each fold) and prints which classes it should leave alone (``identity_classes``).
 """
 from __future__ import annotations
 
