@@ -1,9 +1,9 @@
 # Learned (CLOCs-style) late fusion of SST, TridentNet-Fast and the pointly-supervised panoptic model.
 # The same file trains the fuser (``model``, ``train_dataloader``) and runs it (``scorer``, ``scorer_checkpoint``):
 #
-#   python tools/make_sim.py --out data/sim_fusion_val --frames 400 --seed 2 --workers 2          # the tuning split
+#   python tools/make_sim.py --out data/sim_fusion_val --frames 2000 --seed 2 --workers 2         # the tuning split
 #   python tools/cache_detections.py --data-root data/sim_fusion_val --split trainval \
-#       --out work_dirs/fusion/tune_dets.pt                                                      # once, ~2 min
+#       --out work_dirs/fusion/tune_dets.pt                                                      # once, ~7 min
 #   python tools/train.py configs/fusion/fusion_clocs_sim.py --work-dir work_dirs/fusion_clocs_sim   # ~1 min
 #
 # It learns from the tuning split's cached SST 3D and TridentNet-Fast 2D detections: frames the detectors never
