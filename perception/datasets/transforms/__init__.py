@@ -11,6 +11,7 @@ reads and writes.  A typical LiDAR training pipeline::
 from .global_rot_scale_trans import GlobalRotScaleTrans, rotate_points_z
 from .load_annotations import LoadAnnotations3D
 from .load_image import LoadImageFromFileRGB
+from .load_multi_sweeps import LoadPointsFromMultiSweeps
 from .load_points import LoadPointsFromFile
 from .object_name_filter import ObjectNameFilter
 from .object_range_filter import ObjectRangeFilter
@@ -22,7 +23,8 @@ from .points_range_filter import PointsRangeFilter
 from .random_flip_3d import RandomFlip3D
 
 __all__ = [
-    "GlobalRotScaleTrans", "LoadAnnotations3D", "LoadImageFromFileRGB", "LoadPointsFromFile", "ObjectNameFilter",
+    "GlobalRotScaleTrans", "LoadAnnotations3D", "LoadImageFromFileRGB", "LoadPointsFromFile",
+    "LoadPointsFromMultiSweeps", "ObjectNameFilter",
     "ObjectRangeFilter", "ObjectSample", "Pack3DDetInputs", "PointShuffle", "PointsInImageFilter",
     "PointsRangeFilter", "RandomFlip3D", "rotate_points_z",
 ]
