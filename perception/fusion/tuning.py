@@ -59,7 +59,8 @@ def tuning_split(cache: DetectionCache, folds: int, *, lidar_model: str, camera_
 
 def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_model: str, camera_model: str,
                      grid: Mapping[str, Sequence] = DEFAULT_GRID, classes: Sequence[str] = EVAL_CLASSES,
-                     folds: int = 1, split: Optional[TuningSplit] = None, progress: bool = True) -> dict:
+                     folds: Optional[int] = None, split: Optional[TuningSplit] = None,
+                     progress: bool = True) -> dict:
     """``{"settings": {class: {setting: value}}, "gains": {class: (d3d, d2d)}, "worst_fold_gain": {class: g},
     "baselines": {...}}`` from the grid evaluated on ``cache``.
 
@@ -70,8 +71,8 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
     ``folds > 1`` splits the frames into that many folds (frame ``i`` in fold ``i % folds``) and scores a setting
     by its worst gain over the folds and the two metrics, so that a setting which helps only part of the data
     is not chosen; ``gains`` are then the means over the folds.  ``split``: the folds and their single-sensor AP
-    from :func:`tuning_split` (computed here when not given); it sets the number of folds, and ``folds`` is then
-    not used.
+    from :func:`tuning_split` (computed here when not given); the number of folds is then the split's, and a
+    ``folds`` that disagrees is an error.  Without either, one fold (the whole cache).
     """
     from tqdm import tqdm
 
@@ -86,7 +87,9 @@ def tune_rule_fusion(cache: DetectionCache, fusion_kwargs: Mapping, *, lidar_mod
         fusions.append(LateFusion(scorer=RuleScorer(**{k: s[k] for k in SCORER_KEYS}), class_names=classes,
                                   **kwargs))
     if split is None:
-        split = tuning_split(cache, folds, lidar_model=lidar_model, camera_model=camera_model)
+        split = tuning_split(cache, 1 if folds is None else folds, lidar_model=lidar_model, camera_model=camera_model)
+    elif folds is not None and folds != len(split.parts):
+        raise ValueError(f"tune_rule_fusion: split has {len(split.parts)} folds, folds={folds}")
     parts, bases = split.parts, split.fold_baselines
     # deltas[k][f][c] = (d3D, d2D) of setting k on fold f against that fold's LiDAR-only / better-sensor AP
     deltas = []

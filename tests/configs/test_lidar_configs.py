@@ -8,9 +8,9 @@ synthetic multi-sweep points ``[x, y, z, intensity, time lag]``.
 from __future__ import annotations
 
 import math
+import pathlib
 import subprocess
 import sys
-import pathlib
 
 import pytest
 import torch

@@ -184,3 +184,13 @@ def test_worst_fold_criterion(cache_file):
         assert result["worst_fold_gain"][c] <= min(d3, d2) + 1e-9
     with pytest.raises(ValueError, match="folds must be in"):
         tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid, folds=0)
+    # a precomputed split sets the fold count: without `folds` it is used as it is, a different `folds` is an error
+    from perception.fusion.tuning import tuning_split
+
+    split = tuning_split(cache, 2, lidar_model="sst", camera_model="tridentnet_fast")
+    again = tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid, split=split,
+                             progress=False)
+    assert again["folds"] == 2 and again["worst_fold_gain"] == result["worst_fold_gain"]
+    with pytest.raises(ValueError, match="split has 2 folds, folds=3"):
+        tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid, split=split,
+                         folds=3)
