@@ -47,11 +47,12 @@ Use :func:`load_nuscenes_infos` to read and validate one.
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
+
+from perception.utils.fileio import read_json
 
 from .create_data import InfoFileError, read_info_pickle, write_infos
 from .nuscenes_io import (CAMERA_CHANNELS, LIDAR_CHANNEL, NUSCENES_CLASSES, NuScenesFormatError, category_to_class,
@@ -90,11 +91,7 @@ def default_splits(root: str | os.PathLike, version: str) -> tuple[str, ...]:
 def _read_custom_splits(path: str) -> dict[str, list[str]]:
     from nuscenes.utils.splits import is_predefined_split
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            splits = json.load(f)
-    except json.JSONDecodeError as exc:
-        raise NuScenesFormatError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    splits = read_json(path, "splits file", NuScenesFormatError)
     if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
         raise NuScenesFormatError(f"{path}: expected {{split name: [scene names]}}, got {str(splits)[:80]}")
     clash = [name for name in splits if is_predefined_split(name)]

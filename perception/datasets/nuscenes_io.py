@@ -27,11 +27,12 @@ quaternion of the box frame whose x axis runs along the length.
 from __future__ import annotations
 
 import functools
-import json
 import os
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from perception.utils.fileio import read_json
 
 __all__ = [
     "NuScenesFormatError", "NUSCENES_CLASSES", "CATEGORY_NAMES", "ATTRIBUTE_NAMES", "VISIBILITY_LEVELS",
@@ -251,14 +252,7 @@ def load_tables(table_root: str | os.PathLike, names: Sequence[str] = TABLE_NAME
     tables = {}
     for name in names:
         path = os.path.join(table_root, f"{name}.json")
-        if not os.path.isfile(path):
-            raise NuScenesFormatError(f"{path}: table file not found")
-        try:
-            with open(path, encoding="utf-8") as f:
-                table = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise NuScenesFormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                                      f"{exc.msg})") from None
+        table = read_json(path, "table file", NuScenesFormatError)
         if not isinstance(table, list):
             raise NuScenesFormatError(f"{path}: a table must be a JSON list of records, got {type(table).__name__}")
         tables[name] = table

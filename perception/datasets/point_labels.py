@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from perception.utils import fileio
 from perception.utils.fileio import atomic_write_text
 
 __all__ = [
@@ -222,18 +223,8 @@ def parse_point_labels(data: Any, path: str = "point labels") -> PointLabelSet:
 
 
 def read_json(path: str | os.PathLike, what: str, error: type[Exception] = PointLabelError) -> Any:
-    """Decode a JSON file; a missing file or a syntax error raises ``error`` naming the file (and the line and
-    column of the error)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise error(f"{path}: {what} not found")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as exc:
-        raise error(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    except UnicodeDecodeError as exc:
-        raise error(f"{path}: not UTF-8 text ({exc})") from None
+    """:func:`perception.utils.fileio.read_json`, raising :class:`PointLabelError` by default."""
+    return fileio.read_json(path, what, error)
 
 
 def load_point_labels(path: str | os.PathLike) -> PointLabelSet:

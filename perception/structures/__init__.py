@@ -7,7 +7,7 @@ from .box_iou import (bev_intersection_area, box_iou_2d, box_iou_3d, box_iou_3d_
                       box_iou_bev_aligned, polygon_intersection_area)
 from .boxes2d import Boxes2D
 from .boxes3d import Boxes3D
-from .calibration import CalibrationError, KittiCalibration
+from .calibration import CalibrationError, KittiCalibration, clip_segment_to_near_plane
 from .detections2d import Detections2D
 from .frame import Frame, ObjectAnnotations
 from .fused_detections import FusedDetections, Sensor
@@ -17,5 +17,5 @@ from .panoptic_result import PanopticResult, PanopticSegment
 __all__ = [
     "Boxes2D", "Boxes3D", "CalibrationError", "CoordFrame", "Detections2D", "Frame", "KittiCalibration", "ObjectAnnotations",
     "bev_intersection_area", "box_iou_2d", "box_iou_3d", "box_iou_3d_aligned", "box_iou_bev",
-    "box_iou_bev_aligned", "polygon_intersection_area", "wrap_angle",
+    "box_iou_bev_aligned", "clip_segment_to_near_plane", "polygon_intersection_area", "wrap_angle",
 ]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
 
-__all__ = ["KittiCalibration", "CalibrationError"]
+__all__ = ["KittiCalibration", "CalibrationError", "clip_segment_to_near_plane"]
 
 ArrayLike = Union[torch.Tensor, np.ndarray]
 
@@ -21,6 +21,22 @@ ArrayLike = Union[torch.Tensor, np.ndarray]
 _FIELDS = {"P0": (3, 4), "P1": (3, 4), "P2": (3, 4), "P3": (3, 4),
            "R0_rect": (3, 3), "Tr_velo_to_cam": (3, 4), "Tr_imu_to_velo": (3, 4)}
 _REQUIRED = ("P0", "P1", "P2", "P3", "R0_rect", "Tr_velo_to_cam")
+
+
+def clip_segment_to_near_plane(p: np.ndarray, q: np.ndarray, near: float
+                               ) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    """The part of the camera-frame segment ``p -> q`` (``(3,)`` each, metres) with ``z >= near``.
+
+    An endpoint behind the plane is moved along the segment onto it; ``None`` when both endpoints are behind.
+    Clip before projecting: a point behind the camera would project to the wrong side of the image.
+    """
+    if p[2] < near and q[2] < near:
+        return None
+    if p[2] < near:
+        p = p + (q - p) * (near - p[2]) / (q[2] - p[2])
+    elif q[2] < near:
+        q = q + (p - q) * (near - q[2]) / (p[2] - q[2])
+    return p, q
 
 
 class CalibrationError(ValueError):

@@ -1,12 +1,14 @@
-"""Small file helpers: atomic writes, so no reader ever sees half a file."""
+"""Small file helpers: atomic writes, so no reader ever sees half a file, and a JSON reader whose errors name the
+file."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
-from typing import IO, Iterator
+from typing import IO, Any, Iterator, Optional
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "read_json"]
 
 
 @contextlib.contextmanager
@@ -47,3 +49,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_open(path, "w") as f:
         f.write(text)
+
+
+def read_json(path: str | os.PathLike, what: str, error: type[Exception],
+              missing: Optional[type[Exception]] = None) -> Any:
+    """Decode the JSON file ``path`` (a ``what``, named in the messages).
+
+    A missing file raises ``missing`` (default: ``error``) as ``"<path>: <what> not found"``; invalid JSON or
+    text that is not UTF-8 raises ``error`` naming the file (and, for JSON, the line and column).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise (missing or error)(f"{path}: {what} not found")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text ({exc})") from None

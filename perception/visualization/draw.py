@@ -11,7 +11,7 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from perception.structures import Boxes2D, Boxes3D, CoordFrame, KittiCalibration
+from perception.structures import Boxes2D, Boxes3D, CoordFrame, KittiCalibration, clip_segment_to_near_plane
 from perception.utils.images import check_rgb_image
 
 __all__ = ["Color", "CLASS_COLORS", "color_for", "project_boxes3d", "draw_boxes3d_on_image", "draw_boxes2d",
@@ -73,13 +73,10 @@ def project_boxes3d(boxes3d: Boxes3D, calib: KittiCalibration, camera: int = 2, 
     for c in corners:
         segs = []
         for k, (a, b) in enumerate(_EDGES + _FRONT_CROSS):
-            p, q = c[a], c[b]
-            if p[2] < near and q[2] < near:
+            segment = clip_segment_to_near_plane(c[a], c[b], near)
+            if segment is None:
                 continue
-            if p[2] < near:
-                p = p + (q - p) * (near - p[2]) / (q[2] - p[2])
-            elif q[2] < near:
-                q = q + (p - q) * (near - q[2]) / (p[2] - q[2])
+            p, q = segment
             hp = P[:, :3] @ p + P[:, 3]
             hq = P[:, :3] @ q + P[:, 3]
             segs.append((hp[:2] / hp[2], hq[:2] / hq[2], k >= len(_EDGES)))

@@ -128,6 +128,22 @@ def test_object_range_and_name_filters_keep_per_object_keys_aligned():
     assert len(res["gt_boxes_3d"]) == 0 and res["gt_bboxes"].shape == (0, 4)
 
 
+def test_object_range_filter_is_half_open_on_x_y_and_ignores_z():
+    res = {"gt_boxes_3d": lidar_boxes([[0, -40, 0, 1, 1, 1, 0], [70.4, 0, 0, 1, 1, 1, 0], [5, 40, 0, 1, 1, 1, 0],
+                                       [5, 0, 9.0, 1, 1, 1, 0]])}
+    kept = ObjectRangeFilter([0, -40, -3, 70.4, 40, 1])(res)["gt_boxes_3d"].tensor
+    assert kept[:, 0].tolist() == [0.0, 5.0] and kept[:, 2].tolist() == [0.0, 9.0]
+
+
+@pytest.mark.parametrize("transform", [PointsRangeFilter, ObjectRangeFilter])
+def test_range_filters_name_themselves_in_range_errors(transform):
+    name = transform.__name__
+    with pytest.raises(ValueError, match=f"{name}: point_cloud_range must be \\[x_min"):
+        transform([0, 0, 1, 1])
+    with pytest.raises(ValueError, match=f"{name}: point_cloud_range must have min < max"):
+        transform([0, 0, 0, 10, 10, -1])
+
+
 def test_point_shuffle_is_a_permutation():
     np.random.seed(0)
     pts = torch.arange(400.0).reshape(100, 4)

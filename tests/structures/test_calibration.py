@@ -77,3 +77,18 @@ def test_wrong_value_count_names_line(real, tmp_path):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="calibration file not found"):
         KittiCalibration.from_file(tmp_path / "nope.txt")
+
+
+def test_clip_segment_to_near_plane_moves_the_hidden_end_onto_the_plane():
+    from perception.structures import clip_segment_to_near_plane
+
+    front, behind = np.array([1.0, 2.0, 4.0]), np.array([-1.0, 0.0, -4.0])
+    p, q = clip_segment_to_near_plane(front, behind, 0.5)
+    np.testing.assert_allclose(p, front)
+    np.testing.assert_allclose(q, [0.125, 1.125, 0.5])      # 7/16 of the way from front to behind
+    q2, p2 = clip_segment_to_near_plane(behind, front, 0.5)  # either end may be the hidden one
+    np.testing.assert_allclose(q2, q)
+    np.testing.assert_allclose(p2, p)
+    both_in_front = clip_segment_to_near_plane(front, front + 1.0, 0.5)
+    np.testing.assert_allclose(both_in_front[1], front + 1.0)
+    assert clip_segment_to_near_plane(behind, behind - 1.0, 0.5) is None

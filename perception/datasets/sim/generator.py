@@ -19,7 +19,7 @@ import numpy as np
 
 from perception.datasets import kitti_io
 from perception.structures import KittiCalibration
-from perception.utils.fileio import atomic_write_bytes, atomic_write_text
+from perception.utils.fileio import atomic_write_bytes, atomic_write_text, read_json
 
 from . import categories as C
 from .calib import kitti_calibration
@@ -174,11 +174,7 @@ def _work(index: int) -> tuple[int, dict, dict]:
 def _check_root(root: str, config: SimConfig, num_frames: int) -> None:
     meta_path = os.path.join(root, "sim_meta.json")
     if os.path.isfile(meta_path):
-        try:
-            with open(meta_path, encoding="utf-8") as f:
-                old = json.load(f)
-        except ValueError as exc:
-            raise SimDatasetError(f"{meta_path}: unreadable ({exc}); remove the directory or pick another --out")
+        old = read_json(meta_path, "dataset meta file", SimDatasetError)
         if old.get("fingerprint") != config.fingerprint():
             diffs = sorted(k for k, v in config.to_dict().items() if old.get("config", {}).get(k) != v)
             if old.get("generator_version") != GENERATOR_VERSION:

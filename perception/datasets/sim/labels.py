@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from perception.datasets.kitti_io import KittiObject, annotations_to_objects
-from perception.structures import Boxes2D, Boxes3D, CoordFrame, KittiCalibration, ObjectAnnotations, wrap_angle
+from perception.structures import (Boxes2D, Boxes3D, CoordFrame, KittiCalibration, ObjectAnnotations,
+                                   clip_segment_to_near_plane, wrap_angle)
 
 from . import categories as C
 from .calib import camera_rays
@@ -81,14 +82,9 @@ def box_edges_span(corners_cam: np.ndarray, P: np.ndarray, near: float = 0.05) -
     """
     pts = []
     for a, b in BOX_EDGES:
-        p, q = corners_cam[a], corners_cam[b]
-        if p[2] < near and q[2] < near:
-            continue
-        if p[2] < near:
-            p = p + (q - p) * (near - p[2]) / (q[2] - p[2])
-        elif q[2] < near:
-            q = q + (p - q) * (near - q[2]) / (p[2] - q[2])
-        pts += [p, q]
+        segment = clip_segment_to_near_plane(corners_cam[a], corners_cam[b], near)
+        if segment is not None:
+            pts += list(segment)
     if not pts:
         return None
     x = np.asarray(pts)

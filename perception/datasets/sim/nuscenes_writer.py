@@ -52,7 +52,7 @@ from perception.datasets.nuscenes_io import (ATTRIBUTE_NAMES, CAMERA_CHANNELS, C
                                              TABLE_NAMES, VISIBILITY_LEVELS, check_tables, matrix_to_quaternion,
                                              yaw_quaternion)
 from perception.structures import KittiCalibration
-from perception.utils.fileio import atomic_write_bytes, atomic_write_text
+from perception.utils.fileio import atomic_write_bytes, atomic_write_text, read_json
 
 from . import categories as C
 from .config import SimConfig
@@ -590,11 +590,7 @@ def _check_root(root: str, config: NuScenesSimConfig) -> Optional[dict]:
     """The finished run's meta when ``root`` already holds this exact dataset; raise if it holds anything else."""
     meta_path = os.path.join(root, _META_FILE)
     if os.path.isfile(meta_path):
-        try:
-            with open(meta_path, encoding="utf-8") as f:
-                meta = json.load(f)
-        except ValueError as exc:
-            raise SimDatasetError(f"{meta_path}: unreadable ({exc}); remove the directory or pick another --out")
+        meta = read_json(meta_path, "dataset meta file", SimDatasetError)
         if meta.get("fingerprint") != config.fingerprint():
             raise SimDatasetError(f"{root} holds a simulated nuScenes dataset made with other settings "
                                   f"(fingerprint {meta.get('fingerprint')}, now {config.fingerprint()}); pick "

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["OBJECT_KEYS", "select_objects", "get_points", "num_objects", "record_flow"]
+__all__ = ["OBJECT_KEYS", "select_objects", "get_points", "num_objects", "record_flow", "check_point_cloud_range",
+           "in_range"]
 
 #: Per-object keys, all indexed alike.
 OBJECT_KEYS = ("gt_boxes_3d", "gt_labels_3d", "gt_names_3d", "gt_bboxes", "gt_bboxes_labels")
@@ -62,3 +63,25 @@ def get_points(results: dict, transform: Any) -> torch.Tensor:
 
 def record_flow(results: dict, step: str) -> None:
     results.setdefault("transformation_3d_flow", []).append(step)
+
+
+def check_point_cloud_range(point_cloud_range, owner: str) -> list[float]:
+    """``[x_min, y_min, z_min, x_max, y_max, z_max]`` (metres, LiDAR frame) as floats; a ``ValueError`` naming
+    ``owner`` unless it has 6 values with min < max on every axis."""
+    values = [float(v) for v in point_cloud_range]
+    if len(values) != 6:
+        raise ValueError(f"{owner}: point_cloud_range must be [x_min, y_min, z_min, x_max, y_max, z_max], "
+                         f"got {list(point_cloud_range)}")
+    if any(values[i] >= values[i + 3] for i in range(3)):
+        raise ValueError(f"{owner}: point_cloud_range must have min < max on every axis, got {values}")
+    return values
+
+
+def in_range(xyz: torch.Tensor, point_cloud_range: list[float], axes: int = 3) -> torch.Tensor:
+    """``(N,)`` bool: ``min <= xyz < max`` on the first ``axes`` axes (x, y[, z]) of ``xyz`` ``(N, >= axes)``: the
+    half-open range of the voxel grid over the same ``point_cloud_range``."""
+    r = point_cloud_range
+    keep = torch.ones(xyz.shape[0], dtype=torch.bool, device=xyz.device)
+    for axis in range(axes):
+        keep &= (xyz[:, axis] >= r[axis]) & (xyz[:, axis] < r[axis + 3])
+    return keep

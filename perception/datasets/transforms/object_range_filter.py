@@ -7,7 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from perception.registry import TRANSFORMS
 
-from ._common import select_objects
+from ._common import check_point_cloud_range, in_range, select_objects
 
 __all__ = ["ObjectRangeFilter"]
 
@@ -26,18 +26,12 @@ class ObjectRangeFilter(BaseTransform):
     """
 
     def __init__(self, point_cloud_range: Sequence[float]):
-        if len(point_cloud_range) != 6:
-            raise ValueError(f"point_cloud_range must be [x_min, y_min, z_min, x_max, y_max, z_max], "
-                             f"got {point_cloud_range}")
-        self.point_cloud_range = [float(v) for v in point_cloud_range]
+        self.point_cloud_range = check_point_cloud_range(point_cloud_range, type(self).__name__)
 
     def transform(self, results: dict) -> dict:
         if "gt_boxes_3d" not in results:
             return results
-        c = results["gt_boxes_3d"].center
-        r = self.point_cloud_range
-        keep = (c[:, 0] >= r[0]) & (c[:, 0] < r[3]) & (c[:, 1] >= r[1]) & (c[:, 1] < r[4])
-        select_objects(results, keep)
+        select_objects(results, in_range(results["gt_boxes_3d"].center, self.point_cloud_range, axes=2))
         return results
 
     def __repr__(self) -> str:

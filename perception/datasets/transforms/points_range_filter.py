@@ -7,7 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from perception.registry import TRANSFORMS
 
-from ._common import get_points
+from ._common import check_point_cloud_range, get_points, in_range
 
 __all__ = ["PointsRangeFilter"]
 
@@ -26,20 +26,11 @@ class PointsRangeFilter(BaseTransform):
     """
 
     def __init__(self, point_cloud_range: Sequence[float]):
-        if len(point_cloud_range) != 6:
-            raise ValueError(f"point_cloud_range must be [x_min, y_min, z_min, x_max, y_max, z_max], "
-                             f"got {point_cloud_range}")
-        self.point_cloud_range = [float(v) for v in point_cloud_range]
-        if any(self.point_cloud_range[i] >= self.point_cloud_range[i + 3] for i in range(3)):
-            raise ValueError(f"point_cloud_range must have min < max on every axis, got {self.point_cloud_range}")
+        self.point_cloud_range = check_point_cloud_range(point_cloud_range, type(self).__name__)
 
     def transform(self, results: dict) -> dict:
         points = get_points(results, self)
-        r = self.point_cloud_range
-        xyz = points[:, :3]
-        keep = ((xyz[:, 0] >= r[0]) & (xyz[:, 0] < r[3]) & (xyz[:, 1] >= r[1]) & (xyz[:, 1] < r[4])
-                & (xyz[:, 2] >= r[2]) & (xyz[:, 2] < r[5]))
-        results["points"] = points[keep]
+        results["points"] = points[in_range(points, self.point_cloud_range, axes=3)]
         return results
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 
 from perception.datasets.nuscenes_io import (DEFAULT_ATTRIBUTES, NUSCENES_CLASSES, class_attributes,
                                              lidar_to_global_boxes, rotate_velocities)
-from perception.utils.fileio import atomic_write_text
+from perception.utils.fileio import atomic_write_text, read_json
 
 __all__ = ["SubmissionError", "META_KEYS", "MAX_BOXES_PER_SAMPLE", "default_attribute", "detections_to_results",
            "build_submission", "validate_submission", "write_submission", "load_submission"]
@@ -214,11 +214,4 @@ def write_submission(path: str | os.PathLike, submission: dict) -> None:
 def load_submission(path: str | os.PathLike) -> dict:
     """Read a submission JSON (not yet validated); unreadable JSON raises :class:`SubmissionError` naming the
     file, line and column."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: submission file not found")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as exc:
-        raise SubmissionError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return read_json(path, "submission file", SubmissionError, missing=FileNotFoundError)
