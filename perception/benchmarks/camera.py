@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
-import statistics
-import time
 from typing import Callable, Optional
 
 import numpy as np
 import torch
+
+from perception.benchmarks.timing import prepare_device, round_robin
 
 __all__ = ["add_arguments", "run"]
 
@@ -71,28 +71,10 @@ def _build(config: str, checkpoint: Optional[str], seed: int, device: torch.devi
     return load_model(str(REPO / "configs" / "tridentnet" / config), checkpoint, device=device, seed=seed)[0]
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _time(fn: Callable[[], object], device: torch.device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    with torch.no_grad():
-        fn()
-    _sync(device)
-    return time.perf_counter() - start
-
-
 def run(args: argparse.Namespace) -> dict:
     from mmdet.structures import DetDataSample
 
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda but torch.cuda.is_available() is False")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    device = prepare_device(args, "camera")
     ckpt = {"single_branch": args.single_checkpoint, "tridentnet": args.trident_checkpoint,
             "tridentnet_fast": args.trident_checkpoint}
     models = {name: _build(cfg, ckpt[name], args.seed, device) for name, cfg in VARIANTS.items()}
@@ -111,20 +93,17 @@ def run(args: argparse.Namespace) -> dict:
         return lambda: model.extract_feat(data["inputs"].to(device))
 
     load_before = os.getloadavg()
-    total = {name: [] for name in models}
-    backbone = {name: [] for name in models}
     detections = {}
-    for name, model in models.items():
-        for _ in range(args.warmup):
-            _time(full_call(model), device)
-        with torch.no_grad():
-            detections[name] = len(model.test_step(batch())[0].pred_instances)
-    for _ in range(args.repeats):
+    with torch.no_grad():
         for name, model in models.items():
-            total[name].append(_time(full_call(model), device))
-            backbone[name].append(_time(backbone_call(model), device))
-    med = {name: statistics.median(v) for name, v in total.items()}
-    med_bb = {name: statistics.median(v) for name, v in backbone.items()}
+            detections[name] = len(model.test_step(batch())[0].pred_instances)
+        fns = {}
+        for name, model in models.items():
+            fns[name], fns[f"{name}/backbone"] = full_call(model), backbone_call(model)
+        timed = round_robin(fns, device, args.warmup, args.repeats)
+    total = {name: timed[name]["times_s"] for name in models}
+    med = {name: timed[name]["median_s"] for name in models}
+    med_bb = {name: timed[f"{name}/backbone"]["median_s"] for name in models}
     base = med["single_branch"]
     report = {
         "benchmark": "camera",

@@ -6,7 +6,8 @@ points; the points outside the KITTI range are dropped by the voxelization, as i
 with ``--frame synthetic``) a synthetic KITTI-like frame (:func:`perception.benchmarks.lidar_ops.synthetic_frame`,
 ``--points``; its points spread over the whole range, so it has several times the simulated scan's voxels).
 
-Stages (median seconds of ``--repeats`` runs after ``--warmup``, CUDA synchronised; batch of one frame):
+Stages (median seconds of ``--repeats`` runs after ``--warmup``, CUDA synchronised; batch of one frame; an
+ext / reference pair is timed round-robin, see :mod:`perception.benchmarks.timing`):
 
 * ``voxelization``   :func:`perception.ops.dynamic_voxelize` on the config's pillar grid;
 * ``voxel_encoder``  DynamicVFE: voxelization + PointNet + per-voxel max pooling;
@@ -17,8 +18,9 @@ Stages (median seconds of ``--repeats`` runs after ``--warmup``, CUDA synchronis
   (top-k + rotated NMS), and ``total``: the whole ``LidarDetector`` forward in predict mode.
 
 ``voxelization``, ``windowing`` and ``encoder`` run twice: with the compiled ops (``ext``) and with their
-PyTorch references; ``speedup`` is reference / ext, measured in the same run.  The individual SST ops on
-this frame's voxels (window partition, region batching, gather / scatter of regions) are compared likewise.
+PyTorch references; ``speedup`` is reference / ext, measured in the same run.  The individual ops on this
+frame are compared likewise: ``scatter_reduce`` on its in-range points as the DynamicVFE calls it, and the SST
+ops on its voxels (window partition, region batching, gather / scatter of regions).
 
 Peak memory of the whole forward: on CUDA ``torch.cuda.max_memory_allocated`` (above what was allocated
 before the forward); on CPU the increase of the process's peak resident set (Linux ``VmHWM``, reset through
@@ -43,7 +45,8 @@ import numpy as np
 import torch
 
 import perception.ops as ops
-from perception.benchmarks.lidar_ops import measure, synthetic_frame
+from perception.benchmarks.lidar_ops import synthetic_frame
+from perception.benchmarks.timing import measure, prepare_device, round_robin, speed_ratio
 from perception.ops._extension import extension
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -140,10 +143,14 @@ class _Stages:
         self.rows.append({"stage": name, "median_s": self._measure(fn), **info})
 
     def compare(self, name: str, run_impl: Callable[[str], object], **info) -> None:
-        row = {"stage": name, "reference_s": self._measure(lambda: run_impl("reference")), **info}
+        """``run_impl("reference")`` and ``run_impl("ext")`` timed round-robin (the same rounds)."""
+        impls = ("reference", "ext") if self.has_ext else ("reference",)
+        timed = round_robin({impl: (lambda impl=impl: run_impl(impl)) for impl in impls}, self.device,
+                            self.args.warmup, self.args.repeats)
+        row = {"stage": name, "reference_s": round(timed["reference"]["median_s"], 6), **info}
         if self.has_ext:
-            row["ext_s"] = self._measure(lambda: run_impl("ext"))
-            row["speedup"] = round(row["reference_s"] / row["ext_s"], 2)
+            row["ext_s"] = round(timed["ext"]["median_s"], 6)
+            row.update(speed_ratio(timed["reference"], timed["ext"]))
         row["median_s"] = row.get("ext_s", row["reference_s"])
         self.rows.append(row)
 
@@ -176,11 +183,7 @@ def _build_torch_only(device: torch.device):
 
 
 def run(args: argparse.Namespace) -> dict:
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("lidar: --device cuda but torch sees no CUDA GPU")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    device = prepare_device(args, "lidar")
     module = extension()
     has_ext = module is not None and (device.type == "cpu" or module.with_cuda())
     with_mmdet = _mmdet_available()
@@ -248,7 +251,8 @@ def run(args: argparse.Namespace) -> dict:
         stages.compare("encoder", lambda impl: encode(impl, tokens), blocks=len(encoder.blocks),
                        d_model=encoder.d_model)
         encoder.set_ops_impl("auto")
-        op_rows = _op_rows(stages, voxels, tokens, encoder.d_model, device)
+        op_rows = _point_op_rows(stages, points, batch_index, grid, (64, encoder.d_model), device)
+        op_rows += _op_rows(stages, voxels, tokens, encoder.d_model, device)
 
         if model is not None:
             from perception.models.middle_encoders.bev_scatter import scatter_to_bev  # noqa: PLC0415
@@ -287,6 +291,44 @@ def run(args: argparse.Namespace) -> dict:
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "stages": stages.rows, "ops": op_rows, "skipped": skipped, "peak_memory": memory,
     }
+
+
+def _point_op_rows(stages: _Stages, points: torch.Tensor, batch_index: torch.Tensor, grid: dict,
+                   vfe_channels: tuple[int, int], device: torch.device) -> list[dict]:
+    """``scatter_reduce`` on this frame's in-range points, as the DynamicVFE calls it (mean of the xyz; max of the
+    point features of each layer, forward and forward + backward), plus sum / mean of 64-channel features,
+    which the model does not use but ``tools/benchmark.py lidar_ops`` times on a random-order frame."""
+    vox = ops.dynamic_voxelize(points, batch_index, **grid)
+    p2v = vox.point_to_voxel[vox.point_to_voxel >= 0]
+    xyz = points[vox.point_to_voxel >= 0, :3].contiguous()
+    g = torch.Generator().manual_seed(0)
+    feats = {c: torch.randn(p2v.shape[0], c, generator=g).to(device) for c in sorted(set(vfe_channels) | {64})}
+    ops_stages = _Stages(device, stages.args, stages.has_ext)
+    info = dict(points=int(p2v.shape[0]), voxels=vox.num_voxels)
+    ops_stages.compare("scatter_reduce[mean] xyz (VFE cluster centres)",
+                       lambda impl: ops.scatter_reduce(xyz, p2v, vox.num_voxels, "mean", impl=impl), channels=3,
+                       **info)
+    for c in vfe_channels:
+        ops_stages.compare(f"scatter_reduce[max] (VFE layer, C={c})",
+                           lambda impl, c=c: ops.scatter_reduce(feats[c], p2v, vox.num_voxels, "max", impl=impl),
+                           channels=c, **info)
+        with torch.inference_mode(False):  # the forward runs in inference mode; autograd needs normal tensors
+            leaf, index = feats[c].clone().requires_grad_(True), p2v.clone()
+
+        def fwd_bwd(impl: str, leaf=leaf, index=index):
+            with torch.inference_mode(False), torch.enable_grad():
+                leaf.grad = None
+                ops.scatter_reduce(leaf, index, vox.num_voxels, "max", impl=impl).sum().backward()
+
+        ops_stages.compare(f"scatter_reduce[max] forward+backward (VFE layer, C={c})", fwd_bwd, channels=c, **info)
+    for reduce in ("sum", "mean"):
+        ops_stages.compare(f"scatter_reduce[{reduce}] (not used by SST), C=64",
+                           lambda impl, r=reduce: ops.scatter_reduce(feats[64], p2v, vox.num_voxels, r, impl=impl),
+                           channels=64, **info)
+    for row in ops_stages.rows:
+        row["op"] = row.pop("stage")
+        row.pop("median_s")
+    return ops_stages.rows
 
 
 def _op_rows(stages: _Stages, voxels: torch.Tensor, tokens, channels: int, device: torch.device) -> list[dict]:

@@ -3,19 +3,24 @@
 On a synthetic KITTI-size frame (``--points`` points, x 0..70 m denser near the
 sensor, y within a +-40 m cone, z -3..1 m with a ground layer) every op of
 :mod:`perception.ops` is timed with ``impl="ext"`` and ``impl="reference"`` on
-``--device`` (median of ``--repeats`` after ``--warmup`` runs; CUDA runs are
-synchronised), and the speed ratio reference / ext is reported.  Two voxel
+``--device``: both are called once per round, ``--repeats`` rounds after
+``--warmup`` (:func:`perception.benchmarks.timing.round_robin`; CUDA runs are
+synchronised).  ``speedup`` is median(reference) / median(ext), and
+``speedup_q10`` / ``speedup_q90`` the spread of the per-round ratios.  Two voxel
 grids: pillars (0.32 x 0.32 x 4 m) and SECOND-like (0.05 x 0.05 x 0.1 m).
 
 The C++ dynamic voxelization (``voxel_coords`` + ``unique_voxels`` +
 ``scatter_reduce(mean)`` of the point features) is compared, in the same run,
-with spconv's ``PointToVoxel`` (hash table into dense ``(V, max_points, C)``
+with spconv's ``PointToVoxel`` (in the same rounds; hash table into dense ``(V, max_points, C)``
 voxels) when spconv imports; spconv is optional (absent on the GPU machine).
 
-``memory_floors_s`` times the unavoidable memory traffic of two ops (one read
-of the ``(P, C)`` point features for ``scatter_reduce``; allocating and
-zero-filling the dense ``(V, C)`` output of ``scatter_regions``): a kernel
-cannot beat them, which bounds the possible speed-up over a reference.
+``memory_floors_s`` times the unavoidable memory traffic of three ops, with
+torch's own kernels: for ``scatter_reduce``, one sequential read of the
+``(P, C)`` point features and one gather of them in voxel order (a kernel
+that groups points by voxel reads them so); for ``gather_regions``, writing
+its output's bytes once; for ``scatter_regions``, allocating and zero-filling
+its dense ``(V, C)`` output.  An op near its floor cannot get much faster, which
+bounds its speed-up over a reference.
 
 Peak memory: per op on CUDA (``torch.cuda.max_memory_allocated`` above the
 allocation before the op); on CPU only the process's peak RSS is reported
@@ -26,25 +31,24 @@ threads stall when a core is busy elsewhere).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import platform
 import resource
-import statistics
-import time
 from typing import Callable
 
-import spconv
 import torch
-from spconv.pytorch.utils import PointToVoxel
 
 import perception.ops as ops
+from perception.benchmarks.timing import measure, prepare_device, round_robin, speed_ratio
 from perception.ops._extension import extension
 
 PILLARS = dict(voxel_size=[0.32, 0.32, 4.0], point_range=[0.0, -40.0, -3.0, 70.4, 40.0, 1.0])
 SECOND = dict(voxel_size=[0.05, 0.05, 0.1], point_range=[0.0, -40.0, -3.0, 70.4, 40.0, 1.0])
 GRIDS = {"pillars": (PILLARS, 32), "second": (SECOND, 5)}  # spconv's max points per voxel for each
 TARGET_SPEEDUP = 5.0
+HAS_SPCONV = importlib.util.find_spec("spconv") is not None  # optional: the GPU machine may lack it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region-channels", type=int, default=128, help="voxel channels for gather/scatter_regions")
     parser.add_argument("--window", type=int, default=12, help="window size (cells) for window_partition")
     parser.add_argument("--bucket-caps", default="30,60,100", help="region_batching caps")
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
@@ -81,50 +85,30 @@ def synthetic_boxes(n: int, seed: int = 0) -> torch.Tensor:
                         1.5 + 0.2 * u(), (2 * u() - 1) * math.pi], dim=1)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _spconv_info() -> dict:
+    if not HAS_SPCONV:
+        return {"installed": False, "note": "spconv is not installed: PointToVoxel was not timed"}
+    import spconv  # noqa: PLC0415  (optional dependency)
 
-
-def measure(fn: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> dict:
-    """Median seconds of ``fn`` (and the peak CUDA memory it allocated, MiB)."""
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    peak = None
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    if device.type == "cuda":
-        peak = round((torch.cuda.max_memory_allocated(device) - base) / 2**20, 2)
-    return {"median_s": statistics.median(times), "min_s": min(times), "peak_mb": peak}
+    return {"installed": True, "version": getattr(spconv, "__version__", "unknown")}
 
 
 def _compare(name: str, config: str, run_impl: Callable[[str], object], device, args, has_ext: bool) -> dict:
+    """One op, ext vs reference, timed round-robin (see :mod:`perception.benchmarks.timing`)."""
     row = {"op": name, "config": config}
-    ref = measure(lambda: run_impl("reference"), device, args.warmup, args.repeats)
-    row.update(reference_s=round(ref["median_s"], 6), reference_peak_mb=ref["peak_mb"])
+    impls = ("reference", "ext") if has_ext else ("reference",)
+    timed = round_robin({impl: (lambda impl=impl: run_impl(impl)) for impl in impls}, device, args.warmup,
+                        args.repeats)
+    row.update(reference_s=round(timed["reference"]["median_s"], 6), reference_peak_mb=timed["reference"]["peak_mb"])
     if has_ext:
-        ext = measure(lambda: run_impl("ext"), device, args.warmup, args.repeats)
-        row.update(ext_s=round(ext["median_s"], 6), ext_peak_mb=ext["peak_mb"],
-                   speedup=round(ref["median_s"] / ext["median_s"], 2))
+        row.update(ext_s=round(timed["ext"]["median_s"], 6), ext_peak_mb=timed["ext"]["peak_mb"],
+                   **speed_ratio(timed["reference"], timed["ext"]))
         row["meets_5x"] = row["speedup"] >= TARGET_SPEEDUP
     return row
 
 
 def run(args: argparse.Namespace) -> dict:
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("lidar_ops: --device cuda but torch sees no CUDA GPU")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    device = prepare_device(args, "lidar_ops")
     module = extension()
     has_ext = module is not None and (device.type == "cpu" or module.with_cuda())
     load_before = os.getloadavg()
@@ -193,13 +177,17 @@ def run(args: argparse.Namespace) -> dict:
                          lambda impl: ops.scatter_regions(regions, indices, num_voxels, impl=impl),
                          device, args, has_ext))
 
-    # Memory floors: what the slowest unavoidable pass of an op costs here (to read speed ratios against).
-    floors = {
-        "read_point_feats_once": measure(lambda: feats.sum(), device, args.warmup, args.repeats)["median_s"],
-        "zero_fill_scatter_regions_output": measure(
-            lambda: torch.zeros(num_voxels, args.region_channels, device=device),
-            device, args.warmup, args.repeats)["median_s"],
-    }
+    # Memory floors: what the unavoidable memory traffic of an op costs here (to read speed ratios against).
+    in_voxel_order = torch.argsort(p2v, stable=True)  # the point rows as scatter_reduce must read them
+    same_bytes_as_gathered = torch.randn(sum(b.index.numel() for b in batches.buckets), args.region_channels,
+                                         generator=g).to(device)
+    floors = round_robin({
+        "read_point_feats_once": lambda: feats.sum(),
+        "gather_point_rows_in_voxel_order": lambda: feats.index_select(0, in_voxel_order),
+        "copy_gather_regions_output_bytes": lambda: same_bytes_as_gathered.clone(),
+        "zero_fill_scatter_regions_output": lambda: torch.zeros(num_voxels, args.region_channels, device=device),
+    }, device, args.warmup, args.repeats)
+    floors = {name: timed["median_s"] for name, timed in floors.items()}
 
     # Dynamic voxelization, end to end, vs spconv's PointToVoxel on the same frame.
     dynvox = []
@@ -209,17 +197,32 @@ def run(args: argparse.Namespace) -> dict:
                                           impl=impl)
             return ops.scatter_reduce(points, result.point_to_voxel, result.num_voxels, "mean", impl=impl)
 
-        row = _compare("dynamic_voxelization (coords + unique + scatter mean)", grid_name, ours, device, args,
-                       has_ext)
-        generator = PointToVoxel(vsize_xyz=grid["voxel_size"], coors_range_xyz=grid["point_range"],
-                                 num_point_features=points.shape[1], max_num_voxels=args.points,
-                                 max_num_points_per_voxel=max_points, device=device)
-        theirs = measure(lambda gen=generator: gen(points), device, args.warmup, args.repeats)
-        row.update(spconv_s=round(theirs["median_s"], 6), spconv_peak_mb=theirs["peak_mb"],
-                   spconv_max_points_per_voxel=max_points)
-        if "ext_s" in row:
-            row["spconv_over_ext"] = round(theirs["median_s"] / row["ext_s"], 2)
-            row["ext_at_least_as_fast_as_spconv"] = row["ext_s"] <= theirs["median_s"]
+        fns = {"reference": lambda f=ours: f("reference")}
+        if has_ext:
+            fns["ext"] = lambda f=ours: f("ext")
+        if HAS_SPCONV:
+            from spconv.pytorch.utils import PointToVoxel  # noqa: PLC0415  (optional dependency)
+
+            generator = PointToVoxel(vsize_xyz=grid["voxel_size"], coors_range_xyz=grid["point_range"],
+                                     num_point_features=points.shape[1], max_num_voxels=args.points,
+                                     max_num_points_per_voxel=max_points, device=device)
+            fns["spconv"] = lambda gen=generator: gen(points)
+        timed = round_robin(fns, device, args.warmup, args.repeats)  # all of them in the same rounds
+        row = {"op": "dynamic_voxelization (coords + unique + scatter mean)", "config": grid_name,
+               "reference_s": round(timed["reference"]["median_s"], 6),
+               "reference_peak_mb": timed["reference"]["peak_mb"]}
+        if has_ext:
+            row.update(ext_s=round(timed["ext"]["median_s"], 6), ext_peak_mb=timed["ext"]["peak_mb"],
+                       **speed_ratio(timed["reference"], timed["ext"]))
+            row["meets_5x"] = row["speedup"] >= TARGET_SPEEDUP
+        if HAS_SPCONV:
+            row.update(spconv_s=round(timed["spconv"]["median_s"], 6), spconv_peak_mb=timed["spconv"]["peak_mb"],
+                       spconv_max_points_per_voxel=max_points)
+        if has_ext and HAS_SPCONV:
+            over = speed_ratio(timed["spconv"], timed["ext"])
+            row.update(spconv_over_ext=over["speedup"], spconv_over_ext_q10=over["speedup_q10"],
+                       spconv_over_ext_q90=over["speedup_q90"])
+            row["ext_at_least_as_fast_as_spconv"] = row["ext_s"] <= row["spconv_s"]
         dynvox.append(row)
 
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
@@ -239,7 +242,7 @@ def run(args: argparse.Namespace) -> dict:
         "ops": rows,
         "dynamic_voxelization": dynvox,
         "memory_floors_s": {k: round(v, 6) for k, v in floors.items()},
-        "spconv": {"version": getattr(spconv, "__version__", "unknown")},
+        "spconv": _spconv_info(),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "targets": {"speedup_vs_reference": TARGET_SPEEDUP,
                     "dynamic_voxelization": "ext at least as fast as spconv PointToVoxel"},

@@ -20,7 +20,7 @@ from types import ModuleType
 
 import torch
 
-__all__ = ["IMPLS", "backend_summary", "extension", "extension_available", "use_extension"]
+__all__ = ["IMPLS", "backend_summary", "extension", "extension_available", "needs_autograd", "use_extension"]
 
 IMPLS = ("auto", "ext", "reference")
 EXTENSION_NAME = "perception._ops_ext"
@@ -89,3 +89,10 @@ def use_extension(op: str, impl: str, *tensors: torch.Tensor, supported_dtype: b
                               f"reference ops (slower). {REBUILD_HINT} on a machine with nvcc and a CUDA torch")
         return False
     return devices <= {"cpu", "cuda"}
+
+
+def needs_autograd(*tensors: torch.Tensor) -> bool:
+    """Whether a call on ``tensors`` must record a graph: grad mode is on and one of them requires grad.  When
+    not, an op calls its kernel directly: the ``autograd.Function`` bookkeeping alone costs tens of
+    microseconds a call, a large share of a sub-millisecond op."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)

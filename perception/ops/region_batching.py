@@ -26,7 +26,7 @@ from typing import Sequence, Union
 
 import torch
 
-from ._extension import extension, use_extension
+from ._extension import extension, needs_autograd, use_extension
 from .window_partition import WindowPartition
 
 __all__ = ["RegionBatches", "RegionBucket", "gather_regions", "gather_regions_reference", "region_batching",
@@ -163,12 +163,21 @@ def scatter_regions_reference(regions: RegionsArg, index: IndexArg, num_voxels: 
     return out
 
 
+def _gather_regions_kernel(feats: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return extension().gather_regions(feats.contiguous(), index.contiguous())
+
+
+def _scatter_regions_kernel(regions: list, index: list, num_voxels: int) -> torch.Tensor:
+    return extension().scatter_regions([r.contiguous() for r in regions], [i.contiguous() for i in index],
+                                       num_voxels)
+
+
 class _GatherRegions(torch.autograd.Function):
     @staticmethod
     def forward(ctx, feats, index):
         ctx.save_for_backward(index)
         ctx.num_voxels = feats.shape[0]
-        return extension().gather_regions(feats.contiguous(), index.contiguous())
+        return _gather_regions_kernel(feats, index)
 
     @staticmethod
     def backward(ctx, grad):
@@ -181,8 +190,7 @@ class _ScatterRegions(torch.autograd.Function):
     def forward(ctx, num_voxels, num_buckets, *tensors):
         regions, index = list(tensors[:num_buckets]), list(tensors[num_buckets:])
         ctx.save_for_backward(*index)
-        return extension().scatter_regions([r.contiguous() for r in regions], [i.contiguous() for i in index],
-                                           num_voxels)
+        return _scatter_regions_kernel(regions, index, num_voxels)
 
     @staticmethod
     def backward(ctx, grad):
@@ -201,7 +209,9 @@ def gather_regions(feats: torch.Tensor, index: torch.Tensor, *, impl: str = "aut
     if feats.dim() != 2:
         raise ValueError(f"gather_regions: feats must be (V, C), got shape {tuple(feats.shape)}")
     if use_extension("gather_regions", impl, feats, index, supported_dtype=feats.dtype in _REGION_DTYPES):
-        return _GatherRegions.apply(feats, index)
+        if needs_autograd(feats):
+            return _GatherRegions.apply(feats, index)
+        return _gather_regions_kernel(feats, index)
     return gather_regions_reference(feats, index)
 
 
@@ -223,5 +233,7 @@ def scatter_regions(regions: RegionsArg, index: IndexArg, num_voxels: int, *,
         raise ValueError(f"scatter_regions: num_voxels must be >= 0, got {num_voxels}")
     supported = all(r.dtype in _REGION_DTYPES for r in regions)
     if use_extension("scatter_regions", impl, *regions, *index, supported_dtype=supported):
-        return _ScatterRegions.apply(int(num_voxels), len(regions), *regions, *index)
+        if needs_autograd(*regions):
+            return _ScatterRegions.apply(int(num_voxels), len(regions), *regions, *index)
+        return _scatter_regions_kernel(regions, index, int(num_voxels))
     return scatter_regions_reference(regions, index, num_voxels)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ._extension import extension, use_extension
+from ._extension import extension, needs_autograd, use_extension
 
 __all__ = ["REDUCTIONS", "scatter_reduce", "scatter_reduce_reference"]
 
@@ -60,11 +60,15 @@ def scatter_reduce_reference(feats: torch.Tensor, point_to_voxel: torch.Tensor, 
     return total / counts[:, None]
 
 
+def _forward_kernel(feats: torch.Tensor, point_to_voxel: torch.Tensor, num_voxels: int, reduce: str):
+    """``(out, counts, argmax)`` of the compiled forward."""
+    return extension().scatter_reduce_forward(feats.contiguous(), point_to_voxel.contiguous(), num_voxels, reduce)
+
+
 class _ScatterReduce(torch.autograd.Function):
     @staticmethod
     def forward(ctx, feats, point_to_voxel, num_voxels, reduce):
-        out, counts, argmax = extension().scatter_reduce_forward(feats.contiguous(), point_to_voxel.contiguous(),
-                                                                 num_voxels, reduce)
+        out, counts, argmax = _forward_kernel(feats, point_to_voxel, num_voxels, reduce)
         ctx.reduce = reduce
         ctx.save_for_backward(point_to_voxel, counts, argmax)
         ctx.mark_non_differentiable(counts, argmax)
@@ -90,5 +94,7 @@ def scatter_reduce(feats: torch.Tensor, point_to_voxel: torch.Tensor, num_voxels
     _check(feats, point_to_voxel, num_voxels, reduce)
     if use_extension("scatter_reduce", impl, feats, point_to_voxel,
                      supported_dtype=feats.dtype in (torch.float32, torch.float64)):
-        return _ScatterReduce.apply(feats, point_to_voxel, int(num_voxels), reduce)
+        if needs_autograd(feats):
+            return _ScatterReduce.apply(feats, point_to_voxel, int(num_voxels), reduce)
+        return _forward_kernel(feats, point_to_voxel, int(num_voxels), reduce)[0]
     return scatter_reduce_reference(feats, point_to_voxel, num_voxels, reduce)

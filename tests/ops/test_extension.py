@@ -104,3 +104,29 @@ def test_ops_do_not_import_mm_packages():
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('mmdet', 'mmengine', 'mmcv')); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _differentiable_calls(x: torch.Tensor) -> dict:
+    """Each op with autograd on the float input ``x`` (``(6, 2)``), by name."""
+    p2v = torch.tensor([0, 1, 1, -1, 2, 0], device=x.device)
+    index = torch.tensor([[0, 2, -1], [1, 3, 4]], device=x.device)
+    return {
+        "scatter_reduce": lambda impl: ops.scatter_reduce(x, p2v, 3, "mean", impl=impl),
+        "gather_regions": lambda impl: ops.gather_regions(x, index, impl=impl),
+        "scatter_regions": lambda impl: ops.scatter_regions(x[:4].reshape(2, 2, 2), index[:, :2], 6, impl=impl),
+    }
+
+
+@pytest.mark.parametrize("op", ["scatter_reduce", "gather_regions", "scatter_regions"])
+def test_ops_record_a_graph_only_when_a_gradient_is_wanted(device, ext, op):
+    """Without a gradient to compute the ops skip autograd's bookkeeping and call the kernel directly: the same
+    values, no graph; with one they record it."""
+    x = torch.randn(6, 2, device=device, dtype=torch.float64)
+    plain = _differentiable_calls(x)[op](ext)
+    leaf = x.clone().requires_grad_(True)
+    with torch.no_grad():
+        no_grad = _differentiable_calls(leaf)[op](ext)
+    graph = _differentiable_calls(leaf)[op](ext)
+    assert not plain.requires_grad and not no_grad.requires_grad and graph.grad_fn is not None
+    assert torch.equal(plain, no_grad) and torch.equal(plain, graph.detach())
+    torch.testing.assert_close(plain, _differentiable_calls(x)[op]("reference"))

@@ -38,16 +38,24 @@ def random_case(p: int, v: int, c: int, device, dtype, seed: int = 0):
     return feats, p2v
 
 
+# (P, V, C): the CPU kernel streams sums and means of up to 4 channels into outputs of up to 2 MiB, and groups
+# points by voxel otherwise (more channels, max, larger outputs)
+XYZ, SMALL_OUTPUT, LARGE_OUTPUT = (20000, 3000, 3), (20000, 3000, 16), (8000, 3000, 64)
+SIZES = pytest.mark.parametrize("size", [XYZ, SMALL_OUTPUT, LARGE_OUTPUT], ids=["xyz", "C=16", "C=64"])
+
+
+@SIZES
 @pytest.mark.parametrize("reduce", REDUCTIONS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_ext_matches_reference(device, ext, reduce, dtype):
-    feats, p2v = random_case(20000, 3000, 16, device, dtype)
+def test_ext_matches_reference(device, ext, reduce, dtype, size):
+    p, v, c = size
+    feats, p2v = random_case(p, v, c, device, dtype)
     feats[::7] = feats[::7].round()  # plenty of exact ties for max
-    weights = torch.randn(3000, 16, dtype=dtype, device=device)
+    weights = torch.randn(v, c, dtype=dtype, device=device)
     results = []
     for impl in ("reference", ext):
         x = feats.clone().requires_grad_(True)
-        out = scatter_reduce(x, p2v, 3000, reduce, impl=impl)
+        out = scatter_reduce(x, p2v, v, reduce, impl=impl)
         (out * weights).sum().backward()
         results.append((out.detach(), x.grad))
     (ref, ref_grad), (got, got_grad) = results
@@ -114,18 +122,41 @@ def test_half_precision_falls_back_to_reference(device):
                                rtol=1e-2, atol=1e-2)
 
 
+@SIZES
 @pytest.mark.parametrize("reduce", REDUCTIONS)
-def test_cpu_ext_is_independent_of_the_thread_count(device, ext, reduce):
+def test_cpu_ext_is_independent_of_the_thread_count(device, ext, reduce, size):
     """Each voxel is reduced by one thread in ascending point order, whatever the split: bitwise equal."""
     if device.type != "cpu":
         pytest.skip("the thread count is a property of the CPU kernels")
-    feats, p2v = random_case(30000, 2000, 24, "cpu", torch.float32, seed=3)
+    p, v, c = size
+    feats, p2v = random_case(p, v, c, "cpu", torch.float32, seed=3)
     threads = torch.get_num_threads()
     outs = []
     try:
         for n in (1, 2, 3):
             torch.set_num_threads(n)
-            outs.append(scatter_reduce(feats, p2v, 2000, reduce, impl=ext))
+            outs.append(scatter_reduce(feats, p2v, v, reduce, impl=ext))
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(outs[0], o) for o in outs[1:])
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_cpu_streaming_and_grouped_kernels_agree_bitwise(device, ext, reduce, channels):
+    """The same voxels reduced into a 2.3-9 MiB output (grouped kernel) and, alone, into a small one (streaming
+    kernel): the same points in the same order, so bitwise the same values and gradients."""
+    if device.type != "cpu":
+        pytest.skip("the kernel choice is a property of the CPU kernels")
+    p, v, c = 400_000, 600_000, channels
+    feats, p2v = random_case(p, v, c, "cpu", torch.float32, seed=4)
+    subset = 2000                     # voxels [0, 2000): an output of at most 31 KiB
+    inside = (p2v >= 0) & (p2v < subset)
+    results = []
+    for x_all, index, num_voxels in ((feats, p2v, v), (feats[inside], p2v[inside], subset)):
+        x = x_all.clone().requires_grad_(True)
+        out = scatter_reduce(x, index, num_voxels, reduce, impl=ext)
+        out[:subset].sum().backward()
+        results.append((out[:subset].detach(), x.grad if num_voxels == subset else x.grad[inside]))
+    (grouped, grouped_grad), (streamed, streamed_grad) = results
+    assert torch.equal(grouped, streamed) and torch.equal(grouped_grad, streamed_grad)

@@ -37,6 +37,43 @@ def test_lidar_ops_compares_ext_reference_and_spconv(tmp_path):
         assert row["spconv_s"] > 0 and "ext_at_least_as_fast_as_spconv" in row
 
 
+def test_lidar_ops_reports_the_spread_of_per_round_ratios(tmp_path):
+    report = bench("lidar_ops", "--points", "2000", "--boxes", "2", "--repeats", "3", "--warmup", "0",
+                   tmp_path=tmp_path)
+    for row in report["ops"] + report["dynamic_voxelization"]:
+        assert 0 < row["speedup_q10"] <= row["speedup_q90"], row
+    assert report["repeats"] == 3
+
+
+def test_lidar_benchmark_times_every_stage_and_compares_ext_with_reference(tmp_path):
+    report = bench("lidar", "--frame", "synthetic", "--points", "3000", "--repeats", "2", "--warmup", "0",
+                   tmp_path=tmp_path)
+    stages = {row["stage"]: row for row in report["stages"]}
+    assert {"voxelization", "voxel_encoder", "windowing", "encoder", "bev_scatter", "backbone", "head", "decode",
+            "total"} <= set(stages)
+    for name in ("voxelization", "windowing", "encoder"):
+        row = stages[name]
+        assert row["ext_s"] > 0 and row["reference_s"] > 0 and row["speedup_q10"] <= row["speedup_q90"]
+    ops = {row["op"]: row for row in report["ops"]}
+    assert set(ops) >= {"region_batching", "gather_regions", "scatter_regions",
+                        "scatter_reduce[mean] xyz (VFE cluster centres)", "scatter_reduce[max] (VFE layer, C=64)",
+                        "scatter_reduce[max] forward+backward (VFE layer, C=128)"}
+    assert all(row["ext_s"] > 0 and row["reference_s"] > 0 for row in ops.values())
+    assert ops["scatter_reduce[max] (VFE layer, C=64)"]["points"] <= report["frame"]["points"]
+    assert report["peak_memory"]["peak_mb"] >= 0 and report["frame"]["points"] == 3000
+
+
+def test_camera_benchmark_times_the_three_variants_in_the_same_rounds(tmp_path):
+    report = bench("camera", "--height", "64", "--width", "96", "--repeats", "2", "--warmup", "0",
+                   tmp_path=tmp_path)
+    variants = report["variants"]
+    assert set(variants) == {"single_branch", "tridentnet", "tridentnet_fast"}
+    for row in variants.values():
+        assert 0 < row["min_s"] <= row["median_s"] and 0 < row["backbone_median_s"]
+    assert variants["single_branch"]["over_single_branch"] == 1.0
+    assert report["fast_over_single_branch"] == variants["tridentnet_fast"]["over_single_branch"]
+
+
 def test_kitti_eval_fast_and_reference_agree(tmp_path):
     report = bench("kitti_eval", "--frames", "30", "--repeat", "1", tmp_path=tmp_path)
     assert report["set"]["frames"] == 30

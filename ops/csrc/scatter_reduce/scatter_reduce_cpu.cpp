@@ -1,7 +1,12 @@
-// CPU scatter_reduce: points grouped by voxel (a stable counting sort), each
-// voxel reduced by one thread: no atomics, no races, results independent of
-// the thread count; sums accumulate in ascending point index (the reference's
-// index_add order) and max ties go to the lowest point index (strict >).
+// CPU scatter_reduce, two kernels with bitwise-identical results (each voxel's
+// points taken in ascending point index: the reference's index_add order for
+// sums; ties of max go to the lowest point index by a strict >):
+// - streaming, for sums and means of a few channels into an output that stays
+//   in cache (the xyz means of a voxel encoder): one thread adds the points in
+//   order straight into the output, with no grouping pass;
+// - grouped, otherwise: points grouped by voxel (a stable counting sort), each
+//   voxel reduced by one thread, no atomics.
+// Neither depends on the thread count.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -16,6 +21,14 @@ namespace perception {
 
 namespace {
 
+// point_to_voxel[i], checked: -1 (ignored) or a voxel index < v.
+inline int64_t voxel_of(const int64_t* p2v, int64_t i, int64_t v) {
+  const int64_t k = p2v[i];
+  TORCH_CHECK_INDEX(k < v, "scatter_reduce: point_to_voxel[", num_str(i), "] = ", num_str(k),
+                    " is out of range for num_voxels = ", num_str(v));
+  return k;
+}
+
 // Points grouped by voxel: `offset` (V + 1) and `order` (the points of voxel k are order[offset[k]:offset[k+1]],
 // ascending), by a stable counting sort; `cnt` gets the points per voxel.  Serial: two passes over the P indices
 // into L2-sized tables.  Two parallel versions (per-thread counts with a prefix over voxels and threads; ranks
@@ -24,10 +37,8 @@ void group_points(const int64_t* p2v, int64_t p, int64_t v, int64_t* cnt, std::v
                   std::vector<int32_t>& order) {
   std::fill(cnt, cnt + v, int64_t(0));
   for (int64_t i = 0; i < p; ++i) {
-    const int64_t k = p2v[i];
+    const int64_t k = voxel_of(p2v, i, v);
     if (k < 0) continue;
-    TORCH_CHECK_INDEX(k < v, "scatter_reduce: point_to_voxel[", num_str(i), "] = ", num_str(k),
-                      " is out of range for num_voxels = ", num_str(v));
     ++cnt[k];
   }
   offset.assign(static_cast<size_t>(v) + 1, 0);
@@ -38,6 +49,54 @@ void group_points(const int64_t* p2v, int64_t p, int64_t v, int64_t* cnt, std::v
     if (p2v[i] >= 0) order[fill[p2v[i]]++] = static_cast<int32_t>(i);
 }
 
+// Sum / mean of at most kStreamChannels channels into an output of at most kStreamBytes go to the streaming
+// kernel.  Measured on a 2-core Xeon (2 MiB L2) with 58k-120k points: xyz means 1.3-1.6x faster than grouped
+// (random or scan order, up to 117k voxels); from 8 channels on, and for max (its argmax select), the
+// grouped kernel is as fast or faster: it runs on every thread and its random accesses are prefetched reads.
+constexpr int64_t kStreamChannels = 4;
+constexpr int64_t kStreamBytes = 2 * 1024 * 1024;
+
+// The streaming kernel (sum / mean, kC channels, fixed at compile time so the per-point loops unroll): one pass
+// over the points in ascending order, adding each into its voxel's row, which stays in cache.  `cnt` (V) gets
+// the points per voxel; rows of empty voxels get 0.
+template <typename scalar_t, int64_t kC>
+void reduce_streaming(const scalar_t* f, const int64_t* p2v, int64_t p, int64_t v, Reduce reduce, scalar_t* o,
+                      int64_t* cnt) {
+  std::fill(cnt, cnt + v, int64_t(0));
+  for (int64_t i = 0; i < p; ++i) {
+    const int64_t k = voxel_of(p2v, i, v);
+    if (k < 0) continue;
+    const scalar_t* __restrict frow = f + i * kC;
+    scalar_t* __restrict row = o + k * kC;
+    if (cnt[k]++ == 0) {  // the voxel's first point (the grouped kernel also starts from it, not from 0)
+      for (int64_t j = 0; j < kC; ++j) row[j] = frow[j];
+    } else {
+      for (int64_t j = 0; j < kC; ++j) row[j] += frow[j];
+    }
+  }
+  for (int64_t k = 0; k < v; ++k) {
+    scalar_t* __restrict row = o + k * kC;
+    if (cnt[k] == 0) {
+      for (int64_t j = 0; j < kC; ++j) row[j] = scalar_t(0);
+    } else if (reduce == Reduce::kMean) {
+      const scalar_t denom = static_cast<scalar_t>(cnt[k]);
+      for (int64_t j = 0; j < kC; ++j) row[j] /= denom;
+    }
+  }
+}
+
+template <typename scalar_t>
+void reduce_streaming(const scalar_t* f, const int64_t* p2v, int64_t p, int64_t c, int64_t v, Reduce reduce,
+                      scalar_t* o, int64_t* cnt) {
+  switch (c) {
+    case 1: return reduce_streaming<scalar_t, 1>(f, p2v, p, v, reduce, o, cnt);
+    case 2: return reduce_streaming<scalar_t, 2>(f, p2v, p, v, reduce, o, cnt);
+    case 3: return reduce_streaming<scalar_t, 3>(f, p2v, p, v, reduce, o, cnt);
+    case 4: return reduce_streaming<scalar_t, 4>(f, p2v, p, v, reduce, o, cnt);
+    default: TORCH_CHECK(false, "scatter_reduce: the streaming kernel takes 1-", kStreamChannels, " channels");
+  }
+}
+
 }  // namespace
 
 ScatterReduceResult scatter_reduce_forward_cpu(const at::Tensor& feats, const at::Tensor& point_to_voxel,
@@ -45,15 +104,23 @@ ScatterReduceResult scatter_reduce_forward_cpu(const at::Tensor& feats, const at
   const int64_t p = feats.size(0), c = feats.size(1), v = num_voxels;
   const int64_t* p2v = point_to_voxel.data_ptr<int64_t>();
   at::Tensor counts = at::empty({v}, point_to_voxel.options());
+  at::Tensor out = at::empty({v, c}, feats.options());
+  at::Tensor argmax =
+      reduce == Reduce::kMax ? at::empty({v, c}, point_to_voxel.options()) : at::empty({0}, point_to_voxel.options());
+  if (reduce != Reduce::kMax && c >= 1 && c <= kStreamChannels &&
+      v * c * static_cast<int64_t>(feats.element_size()) <= kStreamBytes) {
+    AT_DISPATCH_FLOATING_TYPES(feats.scalar_type(), "scatter_reduce_forward_cpu", [&] {
+      reduce_streaming(feats.data_ptr<scalar_t>(), p2v, p, c, v, reduce, out.data_ptr<scalar_t>(),
+                       counts.data_ptr<int64_t>());
+    });
+    return {out, counts, argmax};
+  }
   TORCH_CHECK_VALUE(p <= std::numeric_limits<int32_t>::max(), "scatter_reduce: too many points (", num_str(p), ")");
   // Each voxel is then reduced by one thread over its points in ascending index, its output row resident in
   // cache while the point rows (random reads) are prefetched a few points ahead.
   std::vector<int64_t> offset;
   std::vector<int32_t> order;
   group_points(p2v, p, v, counts.data_ptr<int64_t>(), offset, order);
-  at::Tensor out = at::empty({v, c}, feats.options());
-  at::Tensor argmax =
-      reduce == Reduce::kMax ? at::empty({v, c}, point_to_voxel.options()) : at::empty({0}, point_to_voxel.options());
   AT_DISPATCH_FLOATING_TYPES(feats.scalar_type(), "scatter_reduce_forward_cpu", [&] {
     // The running argmax is kept at the width of scalar_t so the select loop vectorises.
     using Index = typename std::conditional<sizeof(scalar_t) == 4, int32_t, int64_t>::type;
