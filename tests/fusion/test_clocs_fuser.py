@@ -1,11 +1,14 @@
 """The CLOCs-style fuser: identity before training, learns camera support when it decides the truth, trains
 through tools/train.py from a detection cache, and the fusion configs build."""
+import dataclasses
+
 import pytest
 import torch
 
 from perception.fusion import ClocsFuser, FEATURES, LateFusion, build_candidates, project_to_image
 from perception.fusion.builder import build_late_fusion, load_fusion_config
 from perception.fusion.late_fusion import FusionInputs
+from perception.structures import Boxes2D
 
 
 def _inputs(scene, lidar, camera) -> FusionInputs:
@@ -77,3 +80,29 @@ def test_fusion_configs_build(repo_root):
     assert isinstance(build_late_fusion(cfg, scorer_checkpoint=None).scorer, ClocsFuser)
     with pytest.raises(KeyError, match="lacks"):
         load_fusion_config(str(repo_root / "configs" / "sst" / "sst_sim.py"))
+
+
+def test_true_positive_targets_in_3d_in_2d_and_their_mean(scene):
+    """A car shifted 1 m along the line of sight is false in 3D (IoU < 0.7) but its projected box still
+    overlaps the ground truth's (2D IoU >= 0.7); a pedestrian where no pedestrian is is false in both; one
+    outside the image is false in 2D."""
+    from perception.datasets.fusion_pairs import (_targets, true_positive_targets,
+                                                  true_positive_targets_2d)
+
+    gt = scene.lidar([("Car", 30.0, 0.0), ("Pedestrian", 12.0, 4.0), ("Car", -8.0, 0.0)], [1.0, 1.0, 1.0])
+    gt_proj = project_to_image(gt.boxes3d, scene.calib, scene.image_size)
+    gt = dataclasses.replace(gt, boxes2d=Boxes2D(gt_proj.boxes))
+    det = scene.lidar([("Car", 31.0, 0.0), ("Pedestrian", 12.0, 4.0), ("Pedestrian", 20.0, -5.0),
+                       ("Car", -8.0, 0.0)], [0.9, 0.8, 0.7, 0.6])
+    proj = project_to_image(det.boxes3d, scene.calib, scene.image_size)
+    assert true_positive_targets(det, gt).tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert true_positive_targets_2d(proj.boxes, proj.in_image, det.names, gt).tolist() == [1.0, 1.0, 0.0, 0.0]
+    assert _targets("mean", det, proj, gt).tolist() == [0.5, 1.0, 0.0, 0.5]
+    assert _targets("3d", det, proj, gt).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_fusion_pairs_dataset_rejects_an_unknown_target():
+    from perception.datasets.fusion_pairs import FusionPairsDataset
+
+    with pytest.raises(ValueError, match="target must be one of"):
+        FusionPairsDataset(cache_file="unused.pt", lidar_model="sst", camera_model="tridentnet_fast", target="3D")
