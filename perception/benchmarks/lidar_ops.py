@@ -41,7 +41,7 @@ from typing import Callable
 import torch
 
 import perception.ops as ops
-from perception.benchmarks.timing import measure, prepare_device, round_robin, speed_ratio
+from perception.benchmarks.timing import prepare_device, round_robin, speed_ratio
 from perception.ops._extension import extension
 
 PILLARS = dict(voxel_size=[0.32, 0.32, 4.0], point_range=[0.0, -40.0, -3.0, 70.4, 40.0, 1.0])

@@ -15,7 +15,8 @@ from .frames import CoordFrame, wrap_angle
 from .panoptic_result import PanopticResult, PanopticSegment
 
 __all__ = [
-    "Boxes2D", "Boxes3D", "CalibrationError", "CoordFrame", "Detections2D", "Frame", "KittiCalibration", "ObjectAnnotations",
+    "Boxes2D", "Boxes3D", "CalibrationError", "CoordFrame", "Detections2D", "Frame", "FusedDetections",
+    "KittiCalibration", "ObjectAnnotations", "PanopticResult", "PanopticSegment", "Sensor",
     "bev_intersection_area", "box_iou_2d", "box_iou_3d", "box_iou_3d_aligned", "box_iou_bev",
     "box_iou_bev_aligned", "clip_segment_to_near_plane", "polygon_intersection_area", "wrap_angle",
 ]

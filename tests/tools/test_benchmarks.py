@@ -4,9 +4,13 @@ No timing is asserted here (timings live in the benchmark reports): the tests ch
 comparisons, measured in one run, and that the compiled and reference results agreed where a benchmark checks.
 """
 import json
+import os
 import pathlib
 import subprocess
 import sys
+
+import pytest
+import torch
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -72,6 +76,14 @@ def test_camera_benchmark_times_the_three_variants_in_the_same_rounds(tmp_path):
         assert 0 < row["min_s"] <= row["median_s"] and 0 < row["backbone_median_s"]
     assert variants["single_branch"]["over_single_branch"] == 1.0
     assert report["fast_over_single_branch"] == variants["tridentnet_fast"]["over_single_branch"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine the script runs its full checks")
+def test_gpu_check_script_refuses_a_machine_without_a_gpu(tmp_path):
+    proc = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OUT": str(tmp_path / "gpu_check")})
+    assert proc.returncode == 2 and "no CUDA GPU here" in proc.stderr
+    assert not (tmp_path / "gpu_check" / "build.log").exists()      # nothing was built or run
 
 
 def test_kitti_eval_fast_and_reference_agree(tmp_path):
