@@ -29,7 +29,8 @@ before the forward); on CPU the increase of the process's peak resident set (Lin
 Without mmdet (a GPU machine with only PyTorch) the stages that need it are listed under ``skipped`` with the
 reason; the SST encoder is then built from :data:`SST_KITTI_ENCODER` (the test suite checks these values
 against ``configs/sst/sst_kitti.py``) and fed the frame's real voxels with random features of the VFE's width.
-The SST encoder modules import only torch; :mod:`perception.models` must import without mmdet for this path.
+The SST encoder (:mod:`perception.layers.sst`) imports only torch and the ops (tested in a process where the mm
+packages cannot be imported).
 """
 from __future__ import annotations
 
@@ -170,12 +171,8 @@ def _build_with_mmdet(config: str, device: torch.device):
 
 
 def _build_torch_only(device: torch.device):
-    try:
-        from perception.models.middle_encoders.sst_encoder import SSTEncoder  # noqa: PLC0415
-    except ImportError as exc:
-        raise ImportError("lidar benchmark without mmdet: importing the SST encoder failed. "
-                          "perception/models/__init__.py must not import mmdet-based modules eagerly for this "
-                          f"path ({exc})") from exc
+    from perception.layers.sst import SSTEncoder  # noqa: PLC0415  (torch and perception.ops only)
+
     voxels = ops.grid_shape(**SST_KITTI_GRID)
     torch.manual_seed(0)
     encoder = SSTEncoder(sparse_shape=voxels[1:], **SST_KITTI_ENCODER)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import ast
 import math
 import pathlib
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import pytest
@@ -11,11 +14,11 @@ import torch
 from torch import nn
 
 from perception import ops
-from perception.models.middle_encoders.sst_block import SSTBlock, SSTEncoderLayer
-from perception.models.middle_encoders.sst_encoder import SSTEncoder
-from perception.models.middle_encoders.sst_input_layer import SSTInputLayer
-from perception.models.middle_encoders.sst_positional_encoding import window_positional_encoding
-from perception.models.middle_encoders.sst_window_attention import SparseWindowAttention
+from perception.layers.sst.block import SSTBlock, SSTEncoderLayer
+from perception.layers.sst.encoder import SSTEncoder
+from perception.layers.sst.input_layer import SSTInputLayer
+from perception.layers.sst.positional_encoding import window_positional_encoding
+from perception.layers.sst.window_attention import SparseWindowAttention
 
 SPARSE_SHAPE = (24, 24)  # (ny, nx)
 #: The device-dependent tests run on the CPU and again on a CUDA GPU when there is one.
@@ -291,24 +294,48 @@ def test_encoder_handles_a_batch_without_voxels():
 
 def test_sst_encoder_modules_import_only_torch_and_the_ops():
     """The encoder must run where only PyTorch is installed (the GPU benchmark machine): no mmdet/mmcv/mmengine."""
-    folder = pathlib.Path(__file__).resolve().parents[2] / "perception" / "models" / "middle_encoders"
-    torch_only = ["sst_positional_encoding.py", "sst_input_layer.py", "sst_window_attention.py", "sst_block.py",
-                  "sst_encoder.py"]
-    allowed = ("torch", "perception.ops", "perception.models.middle_encoders.sst_", "__future__", "dataclasses",
-               "math", "typing", "warnings")
-    for name in torch_only:
-        tree = ast.parse((folder / name).read_text())
+    folder = pathlib.Path(__file__).resolve().parents[2] / "perception" / "layers" / "sst"
+    allowed = ("torch", "perception.ops", "perception.layers.sst", "__future__", "dataclasses", "math", "typing",
+               "warnings")
+    files = sorted(folder.glob("*.py"))
+    assert {f.name for f in files} >= {"positional_encoding.py", "input_layer.py", "window_attention.py", "block.py",
+                                       "encoder.py"}
+    for path in files:
+        tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 modules = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                modules = [node.module or ""]
+                modules = ["perception.layers.sst" if node.level else node.module or ""]
             else:
                 continue
             for module in modules:
                 if module == "perception":
                     module = "perception." + ",".join(a.name for a in node.names)
-                assert module.startswith(allowed), f"{name} imports {module}"
+                assert module.startswith(allowed), f"{path.name} imports {module}"
+
+
+def test_sst_encoder_runs_with_the_mm_packages_unimportable():
+    """What the static check above cannot see: the packages on the import path (perception, perception.layers)
+    must not pull in mmdet either. A fresh process where mmdet, mmcv, mmengine and spconv cannot be imported
+    builds the encoder and runs it."""
+    code = textwrap.dedent("""
+        import sys
+        for name in ("mmdet", "mmcv", "mmengine", "spconv"):
+            sys.modules[name] = None          # import raises ImportError
+        import torch
+        from perception.layers.sst import SSTEncoder
+        enc = SSTEncoder(sparse_shape=(24, 24), in_channels=10, d_model=16, nhead=4, num_blocks=1,
+                         dim_feedforward=32, window_shape=(6, 6), train_bucket_caps=(4, 10),
+                         test_bucket_caps=(4, 10, 36), dropout=0.0).eval()
+        voxels = torch.tensor([[0, 0, y, x] for y in range(6) for x in range(6)], dtype=torch.int32)
+        out = enc(torch.randn(len(voxels), 10), voxels)
+        assert out.features.shape == (36, 16), out.features.shape
+        assert not any(m.startswith(("mmdet", "mmengine", "mmcv")) for m in sys.modules if sys.modules[m])
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
 def test_middle_encoder_scatters_tokens_at_stride_1_and_leaves_dropped_cells_zero():

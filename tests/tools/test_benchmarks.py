@@ -78,6 +78,36 @@ def test_camera_benchmark_times_the_three_variants_in_the_same_rounds(tmp_path):
     assert report["fast_over_single_branch"] == variants["tridentnet_fast"]["over_single_branch"]
 
 
+# Runs a tool as on the GPU machine, where only PyTorch is installed: mmdet, mmcv, mmengine and spconv unimportable.
+TORCH_ONLY = """
+import runpy, sys
+for name in ("mmdet", "mmcv", "mmengine", "spconv"):
+    sys.modules[name] = None
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_lidar_benchmarks_run_where_only_pytorch_is_installed(tmp_path):
+    """tools/gpu_check.sh runs both on the GPU machine: the stages needing mmdet are listed as skipped, PointToVoxel
+    is left out, and everything else is timed."""
+    small = ["--repeats", "1", "--warmup", "0"]
+    for name, extra in (("lidar", ["--frame", "synthetic", "--points", "3000"]),
+                        ("lidar_ops", ["--points", "2000", "--boxes", "2"])):
+        out = tmp_path / f"{name}.json"
+        proc = subprocess.run([sys.executable, "-c", TORCH_ONLY, "tools/benchmark.py", name, *extra, *small,
+                               "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        report = json.loads(out.read_text())
+        if name == "lidar":
+            assert report["mmdet"] is False and "total" in report["skipped"]
+            assert [row["stage"] for row in report["stages"]] == ["voxelization", "windowing", "encoder"]
+            assert all(row["ext_s"] > 0 for row in report["ops"])
+        else:
+            assert report["spconv"]["installed"] is False
+            assert all("spconv_s" not in row and row["ext_s"] > 0 for row in report["dynamic_voxelization"])
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine the script runs its full checks")
 def test_gpu_check_script_refuses_a_machine_without_a_gpu(tmp_path):
     proc = subprocess.run(["bash", "tools/gpu_check.sh"], cwd=REPO, capture_output=True, text=True, timeout=120,

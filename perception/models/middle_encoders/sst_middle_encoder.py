@@ -9,7 +9,7 @@ caps -- are zero; SST fills them with a few 3x3 convolutions afterwards (in our
 configs the ``backbone``: a single stride-1 :class:`BEVBackbone` stage).
 
 This is the registered, config-facing wrapper; the encoder itself
-(:mod:`perception.models.middle_encoders.sst_encoder`) imports only torch.
+(:mod:`perception.layers.sst.encoder`) imports only torch.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from perception.layers.sst.encoder import SSTEncoder
+from perception.layers.sst.input_layer import SSTTokens
 from perception.models.middle_encoders.bev_scatter import scatter_to_bev
-from perception.models.middle_encoders.sst_encoder import SSTEncoder
-from perception.models.middle_encoders.sst_input_layer import SSTTokens
 from perception.models.utils.bev_grid import VoxelGrid
 from perception.models.voxel_encoders.dynamic_vfe import VoxelFeatures
 from perception.registry import MODELS

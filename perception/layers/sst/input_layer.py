@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from perception import ops
-from perception.models.middle_encoders.sst_positional_encoding import window_positional_encoding
+from perception.layers.sst.positional_encoding import window_positional_encoding
 from perception.ops import RegionBatches, WindowPartition
 
 __all__ = ["SSTInputLayer", "SSTTokens", "SSTWindowLayout"]

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from perception import ops
-from perception.models.middle_encoders.sst_input_layer import SSTWindowLayout
+from perception.layers.sst.input_layer import SSTWindowLayout
 
 __all__ = ["SparseWindowAttention"]
 

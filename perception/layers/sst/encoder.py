@@ -8,7 +8,7 @@
 
 The encoder never downsamples: every output token is an input voxel at its own
 ``[b, z, y, x]`` (stride 1); ``V' = V`` unless voxels were dropped by the bucket caps
-(see :mod:`perception.models.middle_encoders.sst_input_layer` for what happens to them).
+(see :mod:`perception.layers.sst.input_layer` for what happens to them).
 
 Torch only (no mmdet / mmcv), so it can be run and benchmarked with PyTorch alone;
 the registered, config-facing wrapper that scatters the tokens to a BEV map is
@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from perception import ops
-from perception.models.middle_encoders.sst_block import SSTBlock
-from perception.models.middle_encoders.sst_input_layer import SSTInputLayer, SSTTokens
-from perception.models.middle_encoders.sst_window_attention import SparseWindowAttention
+from perception.layers.sst.block import SSTBlock
+from perception.layers.sst.input_layer import SSTInputLayer, SSTTokens
+from perception.layers.sst.window_attention import SparseWindowAttention
 
 __all__ = ["SSTEncoder"]
 

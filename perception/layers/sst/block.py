@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from perception.models.middle_encoders.sst_input_layer import SSTTokens, SSTWindowLayout
-from perception.models.middle_encoders.sst_window_attention import SparseWindowAttention
+from perception.layers.sst.input_layer import SSTTokens, SSTWindowLayout
+from perception.layers.sst.window_attention import SparseWindowAttention
 
 __all__ = ["SSTBlock", "SSTEncoderLayer"]
 
