@@ -47,7 +47,7 @@ import torch
 
 import perception.ops as ops
 from perception.benchmarks.lidar_ops import synthetic_frame
-from perception.benchmarks.timing import measure, prepare_device, round_robin, speed_ratio
+from perception.benchmarks.timing import compare_impls, measure, prepare_device
 from perception.ops._extension import extension
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -145,13 +145,8 @@ class _Stages:
 
     def compare(self, name: str, run_impl: Callable[[str], object], **info) -> None:
         """``run_impl("reference")`` and ``run_impl("ext")`` timed round-robin (the same rounds)."""
-        impls = ("reference", "ext") if self.has_ext else ("reference",)
-        timed = round_robin({impl: (lambda impl=impl: run_impl(impl)) for impl in impls}, self.device,
-                            self.args.warmup, self.args.repeats)
-        row = {"stage": name, "reference_s": round(timed["reference"]["median_s"], 6), **info}
-        if self.has_ext:
-            row["ext_s"] = round(timed["ext"]["median_s"], 6)
-            row.update(speed_ratio(timed["reference"], timed["ext"]))
+        row = {"stage": name, **compare_impls(run_impl, self.device, self.args.warmup, self.args.repeats,
+                                              self.has_ext), **info}
         row["median_s"] = row.get("ext_s", row["reference_s"])
         self.rows.append(row)
 
@@ -248,7 +243,7 @@ def run(args: argparse.Namespace) -> dict:
         stages.compare("encoder", lambda impl: encode(impl, tokens), blocks=len(encoder.blocks),
                        d_model=encoder.d_model)
         encoder.set_ops_impl("auto")
-        op_rows = _point_op_rows(stages, points, batch_index, grid, (64, encoder.d_model), device)
+        op_rows = _point_op_rows(stages, points, vox, (64, encoder.d_model), device)
         op_rows += _op_rows(stages, voxels, tokens, encoder.d_model, device)
 
         if model is not None:
@@ -290,14 +285,14 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def _point_op_rows(stages: _Stages, points: torch.Tensor, batch_index: torch.Tensor, grid: dict,
-                   vfe_channels: tuple[int, int], device: torch.device) -> list[dict]:
+def _point_op_rows(stages: _Stages, points: torch.Tensor, vox: ops.VoxelizationResult, vfe_channels: tuple[int, int],
+                   device: torch.device) -> list[dict]:
     """``scatter_reduce`` on this frame's in-range points, as the DynamicVFE calls it (mean of the xyz; max of the
     point features of each layer, forward and forward + backward), plus sum / mean of 64-channel features,
-    which the model does not use but ``tools/benchmark.py lidar_ops`` times on a random-order frame."""
-    vox = ops.dynamic_voxelize(points, batch_index, **grid)
-    p2v = vox.point_to_voxel[vox.point_to_voxel >= 0]
-    xyz = points[vox.point_to_voxel >= 0, :3].contiguous()
+    which the model does not use but ``tools/benchmark.py lidar_ops`` times on a random-order frame.  ``vox``:
+    the frame's voxelization."""
+    in_range = vox.point_to_voxel >= 0
+    p2v, xyz = vox.point_to_voxel[in_range], points[in_range, :3].contiguous()
     g = torch.Generator().manual_seed(0)
     feats = {c: torch.randn(p2v.shape[0], c, generator=g).to(device) for c in sorted(set(vfe_channels) | {64})}
     ops_stages = _Stages(device, stages.args, stages.has_ext)
@@ -322,10 +317,7 @@ def _point_op_rows(stages: _Stages, points: torch.Tensor, batch_index: torch.Ten
         ops_stages.compare(f"scatter_reduce[{reduce}] (not used by SST), C=64",
                            lambda impl, r=reduce: ops.scatter_reduce(feats[64], p2v, vox.num_voxels, r, impl=impl),
                            channels=64, **info)
-    for row in ops_stages.rows:
-        row["op"] = row.pop("stage")
-        row.pop("median_s")
-    return ops_stages.rows
+    return _as_op_rows(ops_stages)
 
 
 def _op_rows(stages: _Stages, voxels: torch.Tensor, tokens, channels: int, device: torch.device) -> list[dict]:
@@ -348,6 +340,11 @@ def _op_rows(stages: _Stages, voxels: torch.Tensor, tokens, channels: int, devic
     indices = [b.index for b in layer.batches.buckets]
     ops_stages.compare("scatter_regions", lambda impl: ops.scatter_regions(regions, indices, tokens.num_tokens,
                                                                            impl=impl), channels=channels)
+    return _as_op_rows(ops_stages)
+
+
+def _as_op_rows(ops_stages: _Stages) -> list[dict]:
+    """The rows of a private ``_Stages`` as op rows: ``op`` for ``stage``, no ``median_s``."""
     for row in ops_stages.rows:
         row["op"] = row.pop("stage")
         row.pop("median_s")

@@ -41,7 +41,7 @@ from typing import Callable
 import torch
 
 import perception.ops as ops
-from perception.benchmarks.timing import prepare_device, round_robin, speed_ratio
+from perception.benchmarks.timing import compare_impls, prepare_device, round_robin, speed_ratio
 from perception.ops._extension import extension
 
 PILLARS = dict(voxel_size=[0.32, 0.32, 4.0], point_range=[0.0, -40.0, -3.0, 70.4, 40.0, 1.0])
@@ -95,14 +95,8 @@ def _spconv_info() -> dict:
 
 def _compare(name: str, config: str, run_impl: Callable[[str], object], device, args, has_ext: bool) -> dict:
     """One op, ext vs reference, timed round-robin (see :mod:`perception.benchmarks.timing`)."""
-    row = {"op": name, "config": config}
-    impls = ("reference", "ext") if has_ext else ("reference",)
-    timed = round_robin({impl: (lambda impl=impl: run_impl(impl)) for impl in impls}, device, args.warmup,
-                        args.repeats)
-    row.update(reference_s=round(timed["reference"]["median_s"], 6), reference_peak_mb=timed["reference"]["peak_mb"])
+    row = {"op": name, "config": config, **compare_impls(run_impl, device, args.warmup, args.repeats, has_ext)}
     if has_ext:
-        row.update(ext_s=round(timed["ext"]["median_s"], 6), ext_peak_mb=timed["ext"]["peak_mb"],
-                   **speed_ratio(timed["reference"], timed["ext"]))
         row["meets_5x"] = row["speedup"] >= TARGET_SPEEDUP
     return row
 

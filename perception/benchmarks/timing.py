@@ -16,7 +16,7 @@ from typing import Callable, Mapping, Optional
 
 import torch
 
-__all__ = ["measure", "prepare_device", "round_robin", "speed_ratio", "sync", "time_call"]
+__all__ = ["compare_impls", "measure", "prepare_device", "round_robin", "speed_ratio", "sync", "time_call"]
 
 
 def prepare_device(args: argparse.Namespace, benchmark: str) -> torch.device:
@@ -96,3 +96,20 @@ def speed_ratio(baseline: dict, candidate: dict) -> dict:
 
     return {"speedup": round(baseline["median_s"] / candidate["median_s"], 2),
             "speedup_q10": round(quantile(0.1), 2), "speedup_q90": round(quantile(0.9), 2)}
+
+
+def compare_impls(run_impl: Callable[[str], object], device: torch.device, warmup: int, repeats: int,
+                  with_ext: bool) -> dict:
+    """An op's PyTorch reference and (``with_ext``) its compiled version, ``run_impl("reference")`` and
+    ``run_impl("ext")``, timed in the same rounds by :func:`round_robin`.
+
+    Returns ``{"reference_s", "reference_peak_mb"}``, plus ``ext_s``, ``ext_peak_mb`` and :func:`speed_ratio`'s
+    keys (reference over ext) with ``with_ext``; seconds rounded to the microsecond.
+    """
+    impls = ("reference", "ext") if with_ext else ("reference",)
+    timed = round_robin({impl: (lambda impl=impl: run_impl(impl)) for impl in impls}, device, warmup, repeats)
+    row = {"reference_s": round(timed["reference"]["median_s"], 6), "reference_peak_mb": timed["reference"]["peak_mb"]}
+    if with_ext:
+        row.update(ext_s=round(timed["ext"]["median_s"], 6), ext_peak_mb=timed["ext"]["peak_mb"],
+                   **speed_ratio(timed["reference"], timed["ext"]))
+    return row

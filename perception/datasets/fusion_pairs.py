@@ -46,7 +46,7 @@ def true_positive_targets_2d(boxes2d: torch.Tensor, in_image: torch.Tensor, name
 
 def _reaches_threshold(iou: torch.Tensor, names: Sequence[str], gt_names: Sequence[str],
                        thresholds: Mapping[str, float]) -> torch.Tensor:
-    same = torch.tensor([[d == g for g in gt_names] for d in names], dtype=torch.bool).reshape(iou.shape)
+    same = torch.tensor([[d == g for g in gt_names] for d in names], dtype=torch.bool)
     best = torch.where(same, iou, torch.zeros_like(iou)).amax(dim=1)
     thr = torch.tensor([thresholds.get(name, 0.7) for name in names], dtype=best.dtype)
     return (best >= thr).float()
@@ -97,7 +97,6 @@ class FusionPairsDataset(Dataset):
     @property
     def metainfo(self) -> dict:
         return {}
-
 
 
 def _targets(target: str, lidar: ObjectAnnotations, projected, gt: ObjectAnnotations) -> torch.Tensor:

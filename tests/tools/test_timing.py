@@ -49,3 +49,13 @@ def test_prepare_device_sets_threads_and_refuses_missing_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(SystemExit, match="x: --device cuda but torch sees no CUDA GPU"):
         timing.prepare_device(argparse.Namespace(device="cuda", threads=None), "x")
+
+
+def test_compare_impls_times_both_implementations_in_the_same_rounds():
+    calls = []
+    row = timing.compare_impls(calls.append, torch.device("cpu"), warmup=0, repeats=3, with_ext=True)
+    assert calls == ["reference", "ext", "ext", "reference", "reference", "ext"]
+    assert row["reference_s"] >= 0 and row["ext_s"] >= 0 and row["speedup_q10"] <= row["speedup_q90"]
+    calls.clear()
+    row = timing.compare_impls(calls.append, torch.device("cpu"), warmup=0, repeats=2, with_ext=False)
+    assert calls == ["reference", "reference"] and set(row) == {"reference_s", "reference_peak_mb"}
