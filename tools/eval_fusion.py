@@ -3,6 +3,9 @@
     python tools/cache_detections.py --split val --out work_dirs/fusion/val_dets.pt      # once
     python tools/eval_fusion.py configs/fusion/fusion_rule_sim.py configs/fusion/fusion_clocs_sim.py \\
         --cache work_dirs/fusion/val_dets.pt --out work_dirs/fusion/eval.json
+
+``--bootstrap N`` adds each fused row's gain over the better single sensor with its interval over N paired
+bootstrap resamples of the frames (how much of a difference the split's size can tell from zero).
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import os
 
 from perception.fusion.builder import build_late_fusion, load_fusion_config
 from perception.fusion.detection_cache import load_detection_cache
-from perception.fusion.evaluation import evaluate_fusion, format_table
+from perception.fusion.evaluation import ap_table, bootstrap_gains, format_gains, format_table, fusion_eval_data
 from perception.utils.fileio import atomic_write_text
 
 
@@ -21,7 +24,13 @@ def main(argv=None) -> int:
     parser.add_argument("configs", nargs="+", help="fusion configs (configs/fusion/*.py)")
     parser.add_argument("--cache", default="work_dirs/fusion/val_dets.pt", help="detection cache of the split")
     parser.add_argument("--out", help="write the table as JSON here")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="also the gains over the better single sensor with their interval over N paired "
+                             "bootstrap resamples of the frames (0: none)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
     args = parser.parse_args(argv)
+    if args.bootstrap < 0:
+        parser.error(f"--bootstrap must be >= 0, got {args.bootstrap}")
     cfgs = {os.path.splitext(os.path.basename(p))[0]: load_fusion_config(p) for p in args.configs}
     pairs = {(c.lidar.name, c.camera.name) for c in cfgs.values()}
     if len(pairs) != 1:
@@ -29,10 +38,14 @@ def main(argv=None) -> int:
     (lidar_model, camera_model), = pairs
     cache = load_detection_cache(args.cache)
     fusions = {name: build_late_fusion(cfg) for name, cfg in cfgs.items()}
-    table = evaluate_fusion(cache, fusions, lidar_model=lidar_model, camera_model=camera_model, progress=True)
-    table |= {"cache": args.cache, "lidar_model": lidar_model, "camera_model": camera_model}
+    data = fusion_eval_data(cache, fusions, lidar_model=lidar_model, camera_model=camera_model, progress=True)
+    table = ap_table(data) | {"frames": len(cache.frame_ids), "cache": args.cache, "lidar_model": lidar_model,
+                              "camera_model": camera_model}
     print(f"{table['frames']} frames of {cache.data_root}; LiDAR {lidar_model}, camera {camera_model}\n")
     print(format_table(table))
+    if args.bootstrap:
+        table["gains"] = bootstrap_gains(data, resamples=args.bootstrap, seed=args.seed, progress=True)
+        print(format_gains(table["gains"]))
     if args.out:
         atomic_write_text(args.out, json.dumps(table, indent=2) + "\n")
         print(f"wrote {args.out}")

@@ -6,7 +6,8 @@
   (the camera's box where it saw the object, fused score).
 
 Frames, labels and calibration come from the cache's data root; the same cached detections feed every row,
-so the rows differ only in the fusion.
+so the rows differ only in the fusion.  :func:`bootstrap_gains` resamples the frames to tell how far a fused
+row's gain over the better single sensor can move on a split of that size.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from perception.structures import Detections2D, FusedDetections
 from .detection_cache import DetectionCache
 from .late_fusion import LateFusion
 
-__all__ = ["fuse_cached", "evaluate_fusion", "camera_to_kitti", "format_table", "EVAL_CLASSES"]
+__all__ = ["fuse_cached", "fusion_eval_data", "evaluate_fusion", "ap_table", "bootstrap_gains", "camera_to_kitti",
+           "format_table", "format_gains", "EVAL_CLASSES", "SINGLE_SENSOR_ROWS"]
 
 EVAL_CLASSES = ("Car", "Pedestrian", "Cyclist")
 
@@ -53,13 +55,42 @@ def camera_to_kitti(det: Detections2D) -> list:
             for n, b, s in zip(det.names, det.boxes.tensor.tolist(), det.scores.tolist())]
 
 
-def _ap(gt, dt, metric: str) -> dict[str, float]:
-    from perception.evaluation.kitti import KittiEvalData, evaluate_kitti
+def _ap(data, metric: str) -> dict[str, float]:
+    from perception.evaluation.kitti import evaluate_kitti
 
-    res = evaluate_kitti(KittiEvalData.from_objects(gt, dt), classes=EVAL_CLASSES, overlap_sets=("strict",),
-                         metrics=(metric,))
+    res = evaluate_kitti(data, classes=EVAL_CLASSES, overlap_sets=("strict",), metrics=(metric,))
     per_class = {c: res.ap["strict"][metric][c]["moderate"]["R40"] for c in EVAL_CLASSES}
     return per_class | {"mean": sum(per_class.values()) / len(per_class)}
+
+
+def fusion_eval_data(cache: DetectionCache, fusions: Mapping[str, LateFusion], *, lidar_model: str,
+                     camera_model: str, progress: bool = False, baselines: bool = True) -> dict:
+    """``{"3D": {row: KittiEvalData}, "2D": {...}}``: what :func:`evaluate_fusion` scores, one evaluation per
+    row and metric (rows as there)."""
+    from perception.datasets import kitti_io
+    from perception.evaluation.kitti import KittiEvalData
+    from perception.evaluation.kitti.convert import predictions_to_kitti
+
+    from .formats.kitti import fused_to_kitti
+
+    gt = [kitti_io.read_label(os.path.join(cache.data_root, "training", "label_2", f"{fid}.txt"))
+          for fid in cache.frame_ids]
+    data = {"3D": {}, "2D": {}}
+
+    def add(metric, row, dt):
+        data[metric][row] = KittiEvalData.from_objects(gt, dt, frame_ids=cache.frame_ids)
+
+    if baselines:
+        calibs, sizes = _calibs_and_sizes(cache)
+        lidar_dt = [predictions_to_kitti(d, c, s) for d, c, s in zip(cache.lidar[lidar_model], calibs, sizes)]
+        add("3D", "lidar_only", lidar_dt)
+        add("2D", "lidar_only", lidar_dt)
+        add("2D", "camera_only", [camera_to_kitti(d) for d in cache.camera[camera_model]])
+    for name, fusion in fusions.items():
+        fused = fuse_cached(cache, fusion, lidar_model=lidar_model, camera_model=camera_model, progress=progress)
+        add("3D", name, [fused_to_kitti(f, with_box3d_only=True, boxes2d="projected") for f in fused])
+        add("2D", name, [fused_to_kitti(f.select(f.has_box2d)) for f in fused])
+    return data
 
 
 def evaluate_fusion(cache: DetectionCache, fusions: Mapping[str, LateFusion], *, lidar_model: str,
@@ -67,26 +98,81 @@ def evaluate_fusion(cache: DetectionCache, fusions: Mapping[str, LateFusion], *,
     """``{"3D": {row: {class: AP, "mean": AP}}, "2D": {...}, "frames": N}``; rows ``lidar_only`` /
     ``camera_only`` (unless ``baselines=False``: they do not change between calls on one cache) and one per
     fusion."""
-    from perception.datasets import kitti_io
-    from perception.evaluation.kitti.convert import predictions_to_kitti
+    data = fusion_eval_data(cache, fusions, lidar_model=lidar_model, camera_model=camera_model, progress=progress,
+                            baselines=baselines)
+    return ap_table(data) | {"frames": len(cache.frame_ids)}
 
-    from .formats.kitti import fused_to_kitti
 
-    gt = [kitti_io.read_label(os.path.join(cache.data_root, "training", "label_2", f"{fid}.txt"))
-          for fid in cache.frame_ids]
-    calibs, sizes = _calibs_and_sizes(cache)
-    lidar_dt = [predictions_to_kitti(d, c, s) for d, c, s in zip(cache.lidar[lidar_model], calibs, sizes)]
-    camera_dt = [camera_to_kitti(d) for d in cache.camera[camera_model]]
-    table = {"3D": {}, "2D": {}, "frames": len(cache.frame_ids)}
-    if baselines:
-        table["3D"]["lidar_only"] = _ap(gt, lidar_dt, "3D")
-        table["2D"] |= {"lidar_only": _ap(gt, lidar_dt, "2D"), "camera_only": _ap(gt, camera_dt, "2D")}
-    for name, fusion in fusions.items():
-        fused = fuse_cached(cache, fusion, lidar_model=lidar_model, camera_model=camera_model, progress=progress)
-        table["3D"][name] = _ap(gt, [fused_to_kitti(f, with_box3d_only=True, boxes2d="projected") for f in fused],
-                                "3D")
-        table["2D"][name] = _ap(gt, [fused_to_kitti(f.select(f.has_box2d)) for f in fused], "2D")
-    return table
+def ap_table(data: Mapping[str, Mapping]) -> dict:
+    """``{metric: {row: {class: AP, "mean": AP}}}`` of :func:`fusion_eval_data`'s evaluations."""
+    return {metric: {row: _ap(d, metric) for row, d in rows.items()} for metric, rows in data.items()}
+
+
+SINGLE_SENSOR_ROWS = {"3D": ("lidar_only",), "2D": ("lidar_only", "camera_only")}
+
+
+def bootstrap_gains(data: Mapping[str, Mapping], *, resamples: int = 200, seed: int = 0, level: float = 0.95,
+                    progress: bool = False) -> dict:
+    """Paired bootstrap over frames of each fused row's gain over the better single sensor.
+
+    ``data`` is :func:`fusion_eval_data`'s result (with its baselines).  Per metric and class the better single
+    sensor is the single-sensor row with the higher AP on the whole split (3D: LiDAR-only; 2D: LiDAR-only or
+    camera-only); the gain of a fused row is its AP minus that row's.  Each resample draws the split's frames
+    with replacement, the same frames for every row, and evaluates every row on them, so the spread is that of
+    the *difference* on splits of this size.
+
+    Returns ``{metric: {row: {class: {"gain", "low", "median", "high", "p_worse", "baseline"}}}}``: the gain on
+    the whole split, the central ``level`` interval and the median of the resampled gains, the fraction of
+    resamples in which the fused row is worse, and the name of the better single sensor; plus ``"resamples"``,
+    ``"level"`` and ``"frames"``.
+    """
+    import numpy as np
+    from tqdm import tqdm
+
+    if resamples < 1 or not 0 < level < 1:
+        raise ValueError(f"bootstrap_gains: need resamples >= 1 and 0 < level < 1, got {resamples}, {level}")
+    missing = [(m, r) for m, rows in SINGLE_SENSOR_ROWS.items() for r in rows if r not in data.get(m, {})]
+    if missing:
+        raise ValueError(f"bootstrap_gains: the single-sensor rows {missing} are missing (baselines=False?)")
+    num_frames = next(iter(data["3D"].values())).num_frames
+    full = ap_table(data)
+    best = {m: {c: max(SINGLE_SENSOR_ROWS[m], key=lambda r: full[m][r][c]) for c in EVAL_CLASSES} for m in data}
+    rng = np.random.default_rng(seed)
+    draws = {m: {r: [] for r in rows} for m, rows in data.items()}
+    for _ in tqdm(range(resamples), desc="bootstrap", unit="resample", disable=not progress):
+        frames = rng.integers(0, num_frames, num_frames)
+        for m, rows in data.items():
+            for r, d in rows.items():
+                draws[m][r].append(_ap(d.take_frames(frames), m))
+    out = {"resamples": resamples, "level": level, "frames": num_frames}
+    tail = (1.0 - level) / 2.0 * 100.0
+    for m, rows in data.items():
+        out[m] = {}
+        for r in rows:
+            if r in SINGLE_SENSOR_ROWS[m]:
+                continue
+            out[m][r] = {}
+            for c in EVAL_CLASSES:
+                b = best[m][c]
+                gains = np.array([x[c] - y[c] for x, y in zip(draws[m][r], draws[m][b])])
+                low, median, high = np.percentile(gains, [tail, 50.0, 100.0 - tail])
+                out[m][r][c] = {"gain": full[m][r][c] - full[m][b][c], "low": float(low), "median": float(median),
+                                "high": float(high), "p_worse": float(np.mean(gains < 0)), "baseline": b}
+    return out
+
+
+def format_gains(gains: dict, classes: Sequence[str] = EVAL_CLASSES) -> str:
+    """Markdown table of :func:`bootstrap_gains`' result."""
+    pct = f"{gains['level'] * 100:g} %"
+    lines = [f"Gain over the better single sensor, AP points [{pct} interval, {gains['resamples']} paired "
+             f"bootstrap resamples of {gains['frames']} frames]; p(worse): share of resamples below it", "",
+             "| metric | row | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
+    for metric in ("3D", "2D"):
+        for row, per_class in gains.get(metric, {}).items():
+            cells = [f"{v['gain']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}] p(worse) {v['p_worse']:.2f}"
+                     for v in (per_class[c] for c in classes)]
+            lines.append(f"| {metric} | {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def format_table(table: dict, classes: Sequence[str] = EVAL_CLASSES) -> str:

@@ -1,4 +1,5 @@
 """The vectorised KITTI evaluator equals the plain per-frame port of the devkit, on random and adversarial input."""
+import dataclasses
 import math
 
 import numpy as np
@@ -130,3 +131,42 @@ def test_benchmark_runs_small():
     assert report["reference"]["frames"] == 25 and report["reference"]["max_abs_ap_diff"] < 1e-9
     assert report["files_vs_memory_max_abs_ap_diff"] == 0.0
     assert 5 <= report["set"]["gt_per_frame"] <= 10 and 20 <= report["set"]["detections_per_frame"] <= 50
+
+
+def _frames_of(data, k):
+    """Every field of frame k's ground truth and detections, and its DontCare boxes, as lists."""
+    def rows(table):
+        m = table.frame == k
+        return {f.name: getattr(table, f.name)[m].tolist() for f in dataclasses.fields(table)
+                if f.name != "frame" and getattr(table, f.name) is not None}
+    return rows(data.gt), rows(data.dt), data.dontcare_bbox[data.dontcare_frame == k].tolist()
+
+
+def test_take_frames_selects_whole_frames_in_the_given_order():
+    rng = np.random.default_rng(7)
+    gts, dts = _adversarial_frames(rng, 12)
+    data = KittiEvalData.from_objects(gts, dts, frame_ids=[f"{i:06d}" for i in range(12)])
+    frames = [3, 0, 3, 11, 5, 5, 5]
+    taken = data.take_frames(frames)
+    assert taken.num_frames == 7 and taken.frame_ids == [f"{i:06d}" for i in frames]
+    for k, f in enumerate(frames):
+        assert _frames_of(taken, k) == _frames_of(data, f)
+    assert len(taken.gt) == sum(len(gts[f]) for f in frames) - sum(o.type == "DontCare" for f in frames for o in gts[f])
+    # the same as building the evaluation from those frames' objects directly
+    direct = KittiEvalData.from_objects([gts[f] for f in frames], [dts[f] for f in frames])
+    assert evaluate_kitti(taken).to_flat_dict() == evaluate_kitti(direct).to_flat_dict()
+    with pytest.raises(ValueError, match=r"take_frames: frame indices must be in \[0, 12\)"):
+        data.take_frames([0, 12])
+
+
+def test_frame_order_does_not_change_the_result_and_an_empty_selection_is_valid():
+    rng = np.random.default_rng(8)
+    gts, dts = _adversarial_frames(rng, 15)
+    data = KittiEvalData.from_objects(gts, dts)
+    shuffled = data.take_frames(rng.permutation(15))
+    assert_same(shuffled)
+    a, b = evaluate_kitti(data).to_flat_dict(), evaluate_kitti(shuffled).to_flat_dict()
+    assert a.keys() == b.keys()
+    assert all(a[k] == pytest.approx(b[k], abs=1e-9) or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
+    empty = data.take_frames([])
+    assert empty.num_frames == 0 and len(empty.gt) == len(empty.dt) == len(empty.dontcare_frame) == 0

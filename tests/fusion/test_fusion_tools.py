@@ -82,12 +82,64 @@ def test_train_and_eval_tools_run_on_the_cache(cache_file, tmp_path):
     assert (work / "iter_3.pth").is_file()
     out = tmp_path / "eval.json"
     cmd = [sys.executable, "tools/eval_fusion.py", "configs/fusion/fusion_rule_sim.py",
-           "configs/fusion/fusion_clocs_sim.py", "--cache", str(cache_file), "--out", str(out)]
+           "configs/fusion/fusion_clocs_sim.py", "--cache", str(cache_file), "--out", str(out), "--bootstrap", "3"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     table = json.loads(out.read_text())
     assert set(table["3D"]) == {"lidar_only", "fusion_rule_sim", "fusion_clocs_sim"}
     assert "| 3D AP R40 moderate |" in proc.stdout
+    gains = table["gains"]
+    assert gains["resamples"] == 3 and gains["frames"] == 16
+    assert set(gains["2D"]) == {"fusion_rule_sim", "fusion_clocs_sim"}
+    car = gains["2D"]["fusion_rule_sim"]["Car"]
+    assert car["gain"] == pytest.approx(table["2D"]["fusion_rule_sim"]["Car"] - table["2D"][car["baseline"]]["Car"])
+    assert "Gain over the better single sensor" in proc.stdout
+    proc = subprocess.run(cmd[:-1] + ["-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "--bootstrap must be >= 0, got -1" in proc.stderr
+
+
+def test_bootstrap_of_a_fusion_that_keeps_the_lidar_scores_has_no_3d_gain(cache_file):
+    from perception.fusion.evaluation import bootstrap_gains, fusion_eval_data
+
+    cache = load_detection_cache(cache_file)
+    identity = LateFusion(scorer=RuleScorer(boost=0.0, miss_factor=1.0), class_names=CLASSES)
+    data = fusion_eval_data(cache, {"identity": identity}, lidar_model="sst", camera_model="tridentnet_fast")
+    gains = bootstrap_gains(data, resamples=20, seed=1)
+    for c in CLASSES:
+        assert gains["3D"]["identity"][c] == {"gain": 0.0, "low": 0.0, "median": 0.0, "high": 0.0, "p_worse": 0.0,
+                                              "baseline": "lidar_only"}
+        assert gains["2D"]["identity"][c]["baseline"] in ("lidar_only", "camera_only")
+    with pytest.raises(ValueError, match="single-sensor rows .*camera_only.* are missing"):
+        bootstrap_gains({"3D": data["3D"], "2D": {"identity": data["2D"]["identity"]}}, resamples=2)
+
+
+def test_bootstrap_of_a_fusion_that_loses_detections_is_worse_in_nearly_every_resample():
+    """40 frames with one car each; the LiDAR finds all, the fused output loses the first ten: a known loss,
+    visible in every resample that draws one of those frames (all but (30/40)^40 = 1e-5 of them)."""
+    from perception.datasets.kitti_io import KittiObject
+    from perception.evaluation.kitti import KittiEvalData
+    from perception.fusion.evaluation import ap_table, bootstrap_gains
+
+    def car(score=None):
+        return KittiObject(type="Car", truncated=0.0, occluded=0, alpha=0.0, bbox=(100.0, 100.0, 200.0, 200.0),
+                           dimensions=(1.5, 1.6, 3.9), location=(0.0, 1.5, 20.0), rotation_y=0.0, score=score)
+
+    gt = [[car()] for _ in range(40)]
+    lidar = [[car(0.5 + i / 100)] for i in range(40)]
+    fused = [[] if i < 10 else [car(0.5 + i / 100)] for i in range(40)]
+    data = {"3D": {"lidar_only": KittiEvalData.from_objects(gt, lidar), "fused": KittiEvalData.from_objects(gt, fused)},
+            "2D": {"lidar_only": KittiEvalData.from_objects(gt, lidar),
+                   "camera_only": KittiEvalData.from_objects(gt, [[] for _ in range(40)]),
+                   "fused": KittiEvalData.from_objects(gt, fused)}}
+    full = ap_table(data)
+    # the devkit's R40 with one true positive per recall step: (TPs - 1) / 40
+    assert full["3D"]["lidar_only"]["Car"] == pytest.approx(97.5) and full["3D"]["fused"]["Car"] == pytest.approx(72.5)
+    gains = bootstrap_gains(data, resamples=200, seed=0)
+    for metric in ("3D", "2D"):
+        g = gains[metric]["fused"]["Car"]
+        assert g["gain"] == pytest.approx(-25.0) and g["baseline"] == "lidar_only"
+        assert g["p_worse"] > 0.95 and g["low"] < -25.0 < g["high"] < 0.0
+        assert gains[metric]["fused"]["Pedestrian"]["gain"] == 0.0   # no pedestrian anywhere: AP 0 in both rows
 
 
 def test_tuning_picks_per_class_settings_with_the_best_worst_case_gain(cache_file):

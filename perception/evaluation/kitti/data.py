@@ -122,6 +122,13 @@ class ObjectTable:
         """``(num_frames + 1,)`` row offsets: frame ``f`` is rows ``[o[f], o[f+1])``."""
         return np.searchsorted(self.frame, np.arange(num_frames + 1), side="left")
 
+    def take_frames(self, frames: np.ndarray, num_frames: int) -> "ObjectTable":
+        """The rows of ``frames`` (``(M,)`` indices into ``[0, num_frames)``, repeats allowed), frame ``k`` of the
+        result being frame ``frames[k]`` of this table, rows in their order within each frame."""
+        rows, new_frame = _frame_rows(self.frame_slices(num_frames), frames)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return ObjectTable(**{k: v if v is None else v[rows] for k, v in fields.items()} | {"frame": new_frame})
+
 
 @dataclasses.dataclass
 class KittiEvalData:
@@ -150,6 +157,21 @@ class KittiEvalData:
         if self.frame_ids is not None and len(self.frame_ids) != self.num_frames:
             raise ValueError(f"{len(self.frame_ids)} frame ids for {self.num_frames} frames")
 
+    def take_frames(self, frames: Sequence[int]) -> "KittiEvalData":
+        """The evaluation of the frames ``frames`` (indices, repeats allowed: a bootstrap resample), in that
+        order: frame ``k`` of the result is frame ``frames[k]`` of this one, with its ground truth, detections
+        and DontCare regions."""
+        frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+        if len(frames) and (frames.min() < 0 or frames.max() >= self.num_frames):
+            raise ValueError(f"take_frames: frame indices must be in [0, {self.num_frames})")
+        order = np.argsort(self.dontcare_frame, kind="stable")
+        dc_offsets = np.searchsorted(self.dontcare_frame[order], np.arange(self.num_frames + 1), side="left")
+        dc_rows, dc_frame = _frame_rows(dc_offsets, frames)
+        return KittiEvalData(num_frames=len(frames), gt=self.gt.take_frames(frames, self.num_frames),
+                             dt=self.dt.take_frames(frames, self.num_frames), dontcare_frame=dc_frame,
+                             dontcare_bbox=self.dontcare_bbox[order][dc_rows],
+                             frame_ids=None if self.frame_ids is None else [self.frame_ids[f] for f in frames])
+
     @classmethod
     def from_objects(cls, gt_frames: Sequence[Sequence], dt_frames: Sequence[Sequence],
                      frame_ids: Optional[Sequence[str]] = None) -> "KittiEvalData":
@@ -172,6 +194,15 @@ class KittiEvalData:
         return cls(num_frames=len(gt_frames), gt=_table(gt_rows, with_score=False), dt=_table(dt_rows, with_score=True),
                    dontcare_frame=np.asarray(dc_frame, dtype=np.int64), dontcare_bbox=np.asarray(dc_bbox).reshape(-1, 4),
                    frame_ids=None if frame_ids is None else list(frame_ids))
+
+
+def _frame_rows(offsets: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices and new frame indices of the frames ``frames`` of a table with row offsets ``offsets``."""
+    starts, ends = offsets[frames], offsets[frames + 1]
+    counts = ends - starts
+    first = np.cumsum(counts) - counts                      # where each taken frame starts in the result
+    rows = np.arange(int(counts.sum())) - np.repeat(first - starts, counts)
+    return rows, np.repeat(np.arange(len(frames)), counts)
 
 
 def _table(rows, with_score: bool) -> ObjectTable:
