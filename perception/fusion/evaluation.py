@@ -55,10 +55,16 @@ def camera_to_kitti(det: Detections2D) -> list:
             for n, b, s in zip(det.names, det.boxes.tensor.tolist(), det.scores.tolist())]
 
 
+_REQUEST = {"classes": EVAL_CLASSES, "overlap_sets": ("strict",)}
+
+
 def _ap(data, metric: str) -> dict[str, float]:
     from perception.evaluation.kitti import evaluate_kitti
 
-    res = evaluate_kitti(data, classes=EVAL_CLASSES, overlap_sets=("strict",), metrics=(metric,))
+    return _moderate_r40(evaluate_kitti(data, metrics=(metric,), **_REQUEST), metric)
+
+
+def _moderate_r40(res, metric: str) -> dict[str, float]:
     per_class = {c: res.ap["strict"][metric][c]["moderate"]["R40"] for c in EVAL_CLASSES}
     return per_class | {"mean": sum(per_class.values()) / len(per_class)}
 
@@ -129,6 +135,8 @@ def bootstrap_gains(data: Mapping[str, Mapping], *, resamples: int = 200, seed: 
     import numpy as np
     from tqdm import tqdm
 
+    from perception.evaluation.kitti import evaluate_kitti_resampled
+
     if resamples < 1 or not 0 < level < 1:
         raise ValueError(f"bootstrap_gains: need resamples >= 1 and 0 < level < 1, got {resamples}, {level}")
     missing = [(m, r) for m, rows in SINGLE_SENSOR_ROWS.items() for r in rows if r not in data.get(m, {})]
@@ -138,12 +146,16 @@ def bootstrap_gains(data: Mapping[str, Mapping], *, resamples: int = 200, seed: 
     full = ap_table(data)
     best = {m: {c: max(SINGLE_SENSOR_ROWS[m], key=lambda r: full[m][r][c]) for c in EVAL_CLASSES} for m in data}
     rng = np.random.default_rng(seed)
-    draws = {m: {r: [] for r in rows} for m, rows in data.items()}
-    for _ in tqdm(range(resamples), desc="bootstrap", unit="resample", disable=not progress):
-        frames = rng.integers(0, num_frames, num_frames)
+    frame_sets = [rng.integers(0, num_frames, num_frames) for _ in range(resamples)]
+    draws = {m: {} for m in data}
+    with tqdm(total=resamples * sum(map(len, data.values())), desc="bootstrap", unit="eval",
+              disable=not progress) as bar:
         for m, rows in data.items():
             for r, d in rows.items():
-                draws[m][r].append(_ap(d.take_frames(frames), m))
+                draws[m][r] = []
+                for res in evaluate_kitti_resampled(d, frame_sets, metrics=(m,), **_REQUEST):
+                    draws[m][r].append(_moderate_r40(res, m))
+                    bar.update()
     out = {"resamples": resamples, "level": level, "frames": num_frames}
     tail = (1.0 - level) / 2.0 * 100.0
     for m, rows in data.items():

@@ -170,3 +170,24 @@ def test_frame_order_does_not_change_the_result_and_an_empty_selection_is_valid(
     assert all(a[k] == pytest.approx(b[k], abs=1e-9) or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
     empty = data.take_frames([])
     assert empty.num_frames == 0 and len(empty.gt) == len(empty.dt) == len(empty.dontcare_frame) == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_resampled_evaluation_equals_evaluating_each_resample(seed):
+    """Overlaps computed once on the whole set and remapped give each resample's own evaluation exactly."""
+    from perception.evaluation.kitti import evaluate_kitti_resampled
+
+    rng = np.random.default_rng(seed)
+    gts, dts = _adversarial_frames(rng, 20)
+    gts[3], dts[5] = [], []                                     # frames without ground truth / detections
+    data = KittiEvalData.from_objects(gts, dts)
+    frame_sets = [rng.integers(0, 20, 20) for _ in range(4)] + [np.array([3, 3, 5]), np.arange(20)[::-1]]
+    for kw in ({}, {"overlap_sets": ("strict",), "metrics": ("3D", "2D"), "classes": ("Pedestrian", "Car")}):
+        got = list(evaluate_kitti_resampled(data, frame_sets, **kw))
+        assert len(got) == len(frame_sets)
+        for frames, res in zip(frame_sets, got):
+            want = evaluate_kitti(data.take_frames(frames), **kw)
+            a, b = res.to_flat_dict(), want.to_flat_dict()
+            assert a.keys() == b.keys()
+            assert all(a[k] == b[k] or (math.isnan(a[k]) and math.isnan(b[k])) for k in a)
+            assert res.num_gt == want.num_gt

@@ -23,7 +23,7 @@ import numpy as np
 __all__ = [
     "CLASSES", "NEIGHBOUR_CLASS", "DIFFICULTIES", "MIN_HEIGHT", "MAX_OCCLUSION", "MAX_TRUNCATION", "METRICS",
     "MIN_OVERLAP", "OVERLAP_SETS", "N_SAMPLE_PTS", "ObjectTable", "KittiEvalData", "check_classes",
-    "check_overlap_sets",
+    "check_overlap_sets", "frame_rows",
 ]
 
 #: Classes the devkit evaluates.
@@ -125,7 +125,7 @@ class ObjectTable:
     def take_frames(self, frames: np.ndarray, num_frames: int) -> "ObjectTable":
         """The rows of ``frames`` (``(M,)`` indices into ``[0, num_frames)``, repeats allowed), frame ``k`` of the
         result being frame ``frames[k]`` of this table, rows in their order within each frame."""
-        rows, new_frame = _frame_rows(self.frame_slices(num_frames), frames)
+        rows, new_frame = frame_rows(self.frame_slices(num_frames), frames)
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return ObjectTable(**{k: v if v is None else v[rows] for k, v in fields.items()} | {"frame": new_frame})
 
@@ -166,7 +166,7 @@ class KittiEvalData:
             raise ValueError(f"take_frames: frame indices must be in [0, {self.num_frames})")
         order = np.argsort(self.dontcare_frame, kind="stable")
         dc_offsets = np.searchsorted(self.dontcare_frame[order], np.arange(self.num_frames + 1), side="left")
-        dc_rows, dc_frame = _frame_rows(dc_offsets, frames)
+        dc_rows, dc_frame = frame_rows(dc_offsets, frames)
         return KittiEvalData(num_frames=len(frames), gt=self.gt.take_frames(frames, self.num_frames),
                              dt=self.dt.take_frames(frames, self.num_frames), dontcare_frame=dc_frame,
                              dontcare_bbox=self.dontcare_bbox[order][dc_rows],
@@ -196,8 +196,10 @@ class KittiEvalData:
                    frame_ids=None if frame_ids is None else list(frame_ids))
 
 
-def _frame_rows(offsets: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices and new frame indices of the frames ``frames`` of a table with row offsets ``offsets``."""
+def frame_rows(offsets: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, new_frame)``: the row indices of the frames ``frames`` (repeats allowed) of rows grouped by frame
+    with offsets ``offsets`` (frame ``f`` is rows ``[offsets[f], offsets[f+1])``), and the index into
+    ``frames`` of each."""
     starts, ends = offsets[frames], offsets[frames + 1]
     counts = ends - starts
     first = np.cumsum(counts) - counts                      # where each taken frame starts in the result

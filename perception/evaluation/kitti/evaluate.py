@@ -23,15 +23,16 @@ The procedure is exactly that of ``evaluate_object.cpp`` (see
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from .data import (CLASSES, DIFFICULTIES, MAX_OCCLUSION, MAX_TRUNCATION, METRICS, MIN_HEIGHT, MIN_OVERLAP,
-                   N_SAMPLE_PTS, NEIGHBOUR_CLASS, OVERLAP_SETS, KittiEvalData, check_classes, check_overlap_sets)
+                   N_SAMPLE_PTS, NEIGHBOUR_CLASS, OVERLAP_SETS, KittiEvalData, check_classes, check_overlap_sets,
+                   frame_rows)
 from .overlaps import frame_pairs, image_overlap, pair_overlaps
 
-__all__ = ["evaluate_kitti", "KittiEvalResult", "get_thresholds", "interpolate_precision", "average_precision",
+__all__ = ["evaluate_kitti", "evaluate_kitti_resampled", "KittiEvalResult", "get_thresholds", "interpolate_precision", "average_precision",
            "devkit_flags", "ignore_flags"]
 
 _NO_DETECTION = -10000000.0  # the devkit's initial "best score": detections scoring at or below it never match
@@ -220,6 +221,23 @@ class _Prepared:
                 o = image_overlap(dt.bbox[dj2], data.dontcare_bbox[ci], criterion=0)
                 np.maximum.at(self.dontcare, dj2, o)
 
+    def take_frames(self, frames: np.ndarray) -> "_Prepared":
+        """The preparation of ``data.take_frames(frames)``, from this one's overlaps (none is computed again)."""
+        data = self.data
+        sub = data.take_frames(frames)
+        frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+        g_old, d_old = data.gt.frame_slices(data.num_frames), data.dt.frame_slices(data.num_frames)
+        g_new, d_new = sub.gt.frame_slices(sub.num_frames), sub.dt.frame_slices(sub.num_frames)
+        out = object.__new__(_Prepared)
+        out.data, out.pairs = sub, {}
+        for m, (gi, dj, ov) in self.pairs.items():    # pairs are grouped by frame (ordered by ground-truth row)
+            offsets = np.searchsorted(data.gt.frame[gi], np.arange(data.num_frames + 1), side="left")
+            rows, k = frame_rows(offsets, frames)
+            f = frames[k]
+            out.pairs[m] = (g_new[k] + gi[rows] - g_old[f], d_new[k] + dj[rows] - d_old[f], ov[rows])
+        out.dontcare = self.dontcare[frame_rows(d_old, frames)[0]]
+        return out
+
 
 def _match_curve(prep: _Prepared, metric: str, thr: float, ig_gt: np.ndarray, ig_dt: np.ndarray,
                  compute_aos: bool) -> tuple[np.ndarray, Optional[np.ndarray], int]:
@@ -341,19 +359,37 @@ def evaluate_kitti(data: KittiEvalData, classes: Sequence[str] = CLASSES,
         overlap_sets: ``strict`` (official 0.7/0.5/0.5) and/or ``loose`` (BEV/3D at 0.5/0.25/0.25).
         metrics: subset of ``2D``, ``BEV``, ``3D`` (AOS comes with ``2D``).
     """
-    return _run(data, classes, overlap_sets, metrics, _match_curve, _Prepared)
+    classes, overlap_sets, metrics, min_thr = _check_request(classes, overlap_sets, metrics)
+    return _run(_Prepared(data, classes, metrics, min_thr), classes, overlap_sets, metrics)
 
 
-def _run(data, classes, overlap_sets, metrics, match_fn, prepare_cls) -> KittiEvalResult:
+def evaluate_kitti_resampled(data: KittiEvalData, frame_sets: Iterable[Sequence[int]],
+                             classes: Sequence[str] = CLASSES, overlap_sets: Sequence[str] = OVERLAP_SETS,
+                             metrics: Sequence[str] = METRICS) -> Iterator[KittiEvalResult]:
+    """``evaluate_kitti(data.take_frames(frames), ...)`` for each ``frames`` of ``frame_sets`` (e.g. bootstrap
+    resamples), with the overlaps -- most of an evaluation's time -- computed once, on ``data``."""
+    classes, overlap_sets, metrics, min_thr = _check_request(classes, overlap_sets, metrics)
+    full = _Prepared(data, classes, metrics, min_thr)
+    for frames in frame_sets:
+        yield _run(full.take_frames(frames), classes, overlap_sets, metrics)
+
+
+def _check_request(classes, overlap_sets, metrics) -> tuple[tuple, tuple, tuple, dict]:
+    """``(classes, overlap_sets, metrics, min_thr)``, checked; ``min_thr``: per metric the smallest overlap any
+    requested curve needs (pairs below it are never kept)."""
     classes = check_classes(classes)
     overlap_sets = check_overlap_sets(overlap_sets)
     bad = [m for m in metrics if m not in METRICS]
     if bad or not metrics:
         raise ValueError(f"metrics must be among {METRICS}, got {list(metrics)}")
     metrics = tuple(m for m in METRICS if m in metrics)
-    flags = devkit_flags(data, classes)
     min_thr = {m: min(MIN_OVERLAP[o][m][c] for o in overlap_sets for c in classes) for m in metrics}
-    prep = prepare_cls(data, classes, metrics, min_thr)
+    return classes, overlap_sets, metrics, min_thr
+
+
+def _run(prep: _Prepared, classes, overlap_sets, metrics) -> KittiEvalResult:
+    data = prep.data
+    flags = devkit_flags(data, classes)
     ignores = {(c, d): ignore_flags(data, c, d) for c in classes for d in range(3)}
     cache: dict = {}
     ap, curves, skipped = {}, {}, []
@@ -372,7 +408,7 @@ def _run(data, classes, overlap_sets, metrics, match_fn, prepare_cls) -> KittiEv
                 thr = MIN_OVERLAP[oset][metric][cls]
                 key = (metric, cls, thr)
                 if key not in cache:
-                    res = [match_fn(prep, metric, thr, *ignores[(cls, d)], metric == "2D" and flags["aos"])
+                    res = [_match_curve(prep, metric, thr, *ignores[(cls, d)], metric == "2D" and flags["aos"])
                            for d in range(3)]
                     cache[key] = ([interpolate_precision(p, nt) for p, _, nt in res],
                                   [None if a is None else interpolate_precision(a, nt) for _, a, nt in res])
