@@ -58,10 +58,11 @@ def camera_to_kitti(det: Detections2D) -> list:
 _REQUEST = {"classes": EVAL_CLASSES, "overlap_sets": ("strict",)}
 
 
-def _ap(data, metric: str) -> dict[str, float]:
+def _ap(data, metric: str, force_last_threshold: bool = True) -> dict[str, float]:
     from perception.evaluation.kitti import evaluate_kitti
 
-    return _moderate_r40(evaluate_kitti(data, metrics=(metric,), **_REQUEST), metric)
+    res = evaluate_kitti(data, metrics=(metric,), force_last_threshold=force_last_threshold, **_REQUEST)
+    return _moderate_r40(res, metric)
 
 
 def _moderate_r40(res, metric: str) -> dict[str, float]:
@@ -109,9 +110,12 @@ def evaluate_fusion(cache: DetectionCache, fusions: Mapping[str, LateFusion], *,
     return ap_table(data) | {"frames": len(cache.frame_ids)}
 
 
-def ap_table(data: Mapping[str, Mapping]) -> dict:
-    """``{metric: {row: {class: AP, "mean": AP}}}`` of :func:`fusion_eval_data`'s evaluations."""
-    return {metric: {row: _ap(d, metric) for row, d in rows.items()} for metric, rows in data.items()}
+def ap_table(data: Mapping[str, Mapping], *, force_last_threshold: bool = True) -> dict:
+    """``{metric: {row: {class: AP, "mean": AP}}}`` of :func:`fusion_eval_data`'s evaluations.
+    ``force_last_threshold=False``: not the devkit's number, a check of how much of a difference comes from its
+    forced last recall sample (:func:`perception.evaluation.kitti.evaluate.get_thresholds`)."""
+    return {metric: {row: _ap(d, metric, force_last_threshold) for row, d in rows.items()}
+            for metric, rows in data.items()}
 
 
 SINGLE_SENSOR_ROWS = {"3D": ("lidar_only",), "2D": ("lidar_only", "camera_only")}

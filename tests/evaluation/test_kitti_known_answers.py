@@ -223,3 +223,24 @@ def test_score_ties_share_one_threshold(obj):
     gt = [[obj()] for _ in range(N)]
     dt = [[obj(score=0.5)] + ([obj(score=0.5, **FAR)] if i % 4 == 0 else []) for i in range(N)]
     assert ap(evaluate(gt, dt, classes=["Car"]), "3D") == pytest.approx(100 * 80 / 100)
+
+
+def test_the_forced_last_sample_can_make_an_added_true_positive_lower_r40(obj):
+    """100 cars; 86 found at precision 1 (recall 0.86, short of the step 0.875).  The devkit always samples the
+    last true positive, crediting the step 0.875 at precision 1: R40 = 35/40.  One more car found at the bottom of
+    the ranking, under 10 false positives, moves that sample to precision 87/97: R40 falls to (34 + 87/97)/40
+    although the detections only gained a true positive.  Sampling the last one by the rule of the others
+    (``force_last_threshold=False``, a sensitivity check) gives 34/40 to both."""
+    gt = [[obj()] for _ in range(100)]
+    found = [[obj(score=0.9 - 0.001 * i)] for i in range(86)]
+    fps = [[obj(score=0.05, **FAR)] for _ in range(10)]
+    lidar = found + [[] for _ in range(4)] + fps
+    fused = found + [[obj(score=0.01)]] + [[] for _ in range(3)] + fps
+    a = evaluate(gt, lidar, classes=["Car"], metrics=["3D"])
+    b = evaluate(gt, fused, classes=["Car"], metrics=["3D"])
+    assert ap(a, "3D") == pytest.approx(35 / 40 * 100)
+    assert ap(b, "3D") == pytest.approx((34 + 87 / 97) / 40 * 100)
+    for dt in (lidar, fused):
+        res = evaluate_kitti(KittiEvalData.from_objects(gt, dt), classes=["Car"], metrics=["3D"],
+                             force_last_threshold=False)
+        assert ap(res, "3D") == pytest.approx(34 / 40 * 100)

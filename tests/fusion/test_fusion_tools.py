@@ -82,7 +82,8 @@ def test_train_and_eval_tools_run_on_the_cache(cache_file, tmp_path):
     assert (work / "iter_3.pth").is_file()
     out = tmp_path / "eval.json"
     cmd = [sys.executable, "tools/eval_fusion.py", "configs/fusion/fusion_rule_sim.py",
-           "configs/fusion/fusion_clocs_sim.py", "--cache", str(cache_file), "--out", str(out), "--bootstrap", "3"]
+           "configs/fusion/fusion_clocs_sim.py", "--cache", str(cache_file), "--out", str(out), "--bootstrap", "3",
+           "--unforced-last-sample"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     table = json.loads(out.read_text())
@@ -94,7 +95,8 @@ def test_train_and_eval_tools_run_on_the_cache(cache_file, tmp_path):
     car = gains["2D"]["fusion_rule_sim"]["Car"]
     assert car["gain"] == pytest.approx(table["2D"]["fusion_rule_sim"]["Car"] - table["2D"][car["baseline"]]["Car"])
     assert "Gain over the better single sensor" in proc.stdout
-    proc = subprocess.run(cmd[:-1] + ["-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert set(table["unforced_last_sample"]["2D"]) == set(table["2D"]) and "Sensitivity check" in proc.stdout
+    proc = subprocess.run(cmd[:-2] + ["-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and "--bootstrap must be >= 0, got -1" in proc.stderr
 
 

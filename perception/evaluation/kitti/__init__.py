@@ -16,6 +16,6 @@ from .io import MISSING_POLICIES, load_kitti_dirs, read_result_file, write_kitti
 
 __all__ = [
     "CLASSES", "DIFFICULTIES", "METRICS", "MIN_OVERLAP", "OVERLAP_SETS", "KittiEvalData", "ObjectTable",
-    "KittiEvalResult", "evaluate_kitti", "evaluate_kitti_resampled", "MISSING_POLICIES", "load_kitti_dirs", "read_result_file",
-    "write_kitti_results", "predictions_to_kitti",
+    "KittiEvalResult", "evaluate_kitti", "evaluate_kitti_resampled", "MISSING_POLICIES", "load_kitti_dirs",
+    "read_result_file", "write_kitti_results", "predictions_to_kitti",
 ]

@@ -32,20 +32,25 @@ from .data import (CLASSES, DIFFICULTIES, MAX_OCCLUSION, MAX_TRUNCATION, METRICS
                    frame_rows)
 from .overlaps import frame_pairs, image_overlap, pair_overlaps
 
-__all__ = ["evaluate_kitti", "evaluate_kitti_resampled", "KittiEvalResult", "get_thresholds", "interpolate_precision", "average_precision",
+__all__ = ["evaluate_kitti", "evaluate_kitti_resampled", "KittiEvalResult", "get_thresholds", "interpolate_precision",
+           "average_precision",
            "devkit_flags", "ignore_flags"]
 
 _NO_DETECTION = -10000000.0  # the devkit's initial "best score": detections scoring at or below it never match
 
 
 # ----------------------------------------------------------------------------- shared devkit pieces
-def get_thresholds(scores: np.ndarray, n_gt: int) -> np.ndarray:
+def get_thresholds(scores: np.ndarray, n_gt: int, force_last: bool = True) -> np.ndarray:
     """The devkit's ``getThresholds``: scores of true positives sampled at recall steps of 1/40.
 
     Scans the scores in descending order and keeps a score whenever its recall
     is the closest to the next recall step (or it is the last one).  Vectorised
     per recall step; the recall step is accumulated in floating point exactly
     like the C++ (``current_recall += 1.0/40``).
+
+    ``force_last=False`` (not the devkit; a sensitivity check) keeps the last score only by the same rule as the
+    others, i.e. when its recall has reached the next step: the devkit always keeps it, so a ranking's last true
+    positive is credited with a whole recall step at its precision even when its recall falls short of the step.
     """
     v = np.sort(np.asarray(scores, dtype=np.float64))[::-1]
     n = len(v)
@@ -58,7 +63,10 @@ def get_thresholds(scores: np.ndarray, n_gt: int) -> np.ndarray:
     current, start, step = 0.0, 0, 1.0 / (N_SAMPLE_PTS - 1.0)
     while start < n:
         keep = ~((right[start:] - current) < (current - left[start:]))
-        keep[-1] = True
+        if force_last:
+            keep[-1] = True
+        elif not keep.any():
+            break
         j = start + int(np.argmax(keep))
         out.append(v[j])
         current += step
@@ -240,7 +248,7 @@ class _Prepared:
 
 
 def _match_curve(prep: _Prepared, metric: str, thr: float, ig_gt: np.ndarray, ig_dt: np.ndarray,
-                 compute_aos: bool) -> tuple[np.ndarray, Optional[np.ndarray], int]:
+                 compute_aos: bool, force_last: bool = True) -> tuple[np.ndarray, Optional[np.ndarray], int]:
     """One devkit ``eval_class`` call, before interpolation: the 41-point precision (and AOS) arrays and the
     number of thresholds (entries past it are 0)."""
     data = prep.data
@@ -290,7 +298,7 @@ def _match_curve(prep: _Prepared, metric: str, thr: float, ig_gt: np.ndarray, ig
         is_tp = has & (ug_ig[rows] == 0) & (ig_dt_ext[chosen] == 0)
         tp_scores.append(score_ext[chosen[is_tp]])
         assigned[chosen[has]] = True
-    thresholds = get_thresholds(np.concatenate(tp_scores), n_gt)
+    thresholds = get_thresholds(np.concatenate(tp_scores), n_gt, force_last)
     nt = len(thresholds)
     if nt == 0:
         return precision, aos, 0
@@ -350,7 +358,8 @@ def _match_curve(prep: _Prepared, metric: str, thr: float, ig_gt: np.ndarray, ig
 
 
 def evaluate_kitti(data: KittiEvalData, classes: Sequence[str] = CLASSES,
-                   overlap_sets: Sequence[str] = OVERLAP_SETS, metrics: Sequence[str] = METRICS) -> KittiEvalResult:
+                   overlap_sets: Sequence[str] = OVERLAP_SETS, metrics: Sequence[str] = METRICS, *,
+                   force_last_threshold: bool = True) -> KittiEvalResult:
     """KITTI 2D / BEV / 3D AP and AOS, easy / moderate / hard, R11 and R40, as the official devkit computes them.
 
     Args:
@@ -358,20 +367,23 @@ def evaluate_kitti(data: KittiEvalData, classes: Sequence[str] = CLASSES,
         classes: subset of ``Car``, ``Pedestrian``, ``Cyclist``.
         overlap_sets: ``strict`` (official 0.7/0.5/0.5) and/or ``loose`` (BEV/3D at 0.5/0.25/0.25).
         metrics: subset of ``2D``, ``BEV``, ``3D`` (AOS comes with ``2D``).
+        force_last_threshold: the devkit's rule (default); ``False`` is a sensitivity check, not the benchmark's
+            number: see :func:`get_thresholds`.
     """
     classes, overlap_sets, metrics, min_thr = _check_request(classes, overlap_sets, metrics)
-    return _run(_Prepared(data, classes, metrics, min_thr), classes, overlap_sets, metrics)
+    return _run(_Prepared(data, classes, metrics, min_thr), classes, overlap_sets, metrics, force_last_threshold)
 
 
 def evaluate_kitti_resampled(data: KittiEvalData, frame_sets: Iterable[Sequence[int]],
                              classes: Sequence[str] = CLASSES, overlap_sets: Sequence[str] = OVERLAP_SETS,
-                             metrics: Sequence[str] = METRICS) -> Iterator[KittiEvalResult]:
+                             metrics: Sequence[str] = METRICS, *,
+                             force_last_threshold: bool = True) -> Iterator[KittiEvalResult]:
     """``evaluate_kitti(data.take_frames(frames), ...)`` for each ``frames`` of ``frame_sets`` (e.g. bootstrap
     resamples), with the overlaps -- most of an evaluation's time -- computed once, on ``data``."""
     classes, overlap_sets, metrics, min_thr = _check_request(classes, overlap_sets, metrics)
     full = _Prepared(data, classes, metrics, min_thr)
     for frames in frame_sets:
-        yield _run(full.take_frames(frames), classes, overlap_sets, metrics)
+        yield _run(full.take_frames(frames), classes, overlap_sets, metrics, force_last_threshold)
 
 
 def _check_request(classes, overlap_sets, metrics) -> tuple[tuple, tuple, tuple, dict]:
@@ -387,7 +399,7 @@ def _check_request(classes, overlap_sets, metrics) -> tuple[tuple, tuple, tuple,
     return classes, overlap_sets, metrics, min_thr
 
 
-def _run(prep: _Prepared, classes, overlap_sets, metrics) -> KittiEvalResult:
+def _run(prep: _Prepared, classes, overlap_sets, metrics, force_last: bool) -> KittiEvalResult:
     data = prep.data
     flags = devkit_flags(data, classes)
     ignores = {(c, d): ignore_flags(data, c, d) for c in classes for d in range(3)}
@@ -408,8 +420,8 @@ def _run(prep: _Prepared, classes, overlap_sets, metrics) -> KittiEvalResult:
                 thr = MIN_OVERLAP[oset][metric][cls]
                 key = (metric, cls, thr)
                 if key not in cache:
-                    res = [_match_curve(prep, metric, thr, *ignores[(cls, d)], metric == "2D" and flags["aos"])
-                           for d in range(3)]
+                    res = [_match_curve(prep, metric, thr, *ignores[(cls, d)], metric == "2D" and flags["aos"],
+                                        force_last) for d in range(3)]
                     cache[key] = ([interpolate_precision(p, nt) for p, _, nt in res],
                                   [None if a is None else interpolate_precision(a, nt) for _, a, nt in res])
                 prec, aos = cache[key]
