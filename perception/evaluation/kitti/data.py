@@ -23,7 +23,7 @@ import numpy as np
 __all__ = [
     "CLASSES", "NEIGHBOUR_CLASS", "DIFFICULTIES", "MIN_HEIGHT", "MAX_OCCLUSION", "MAX_TRUNCATION", "METRICS",
     "MIN_OVERLAP", "OVERLAP_SETS", "N_SAMPLE_PTS", "ObjectTable", "KittiEvalData", "check_classes",
-    "check_overlap_sets", "frame_rows",
+    "check_overlap_sets", "frame_offsets", "frame_rows",
 ]
 
 #: Classes the devkit evaluates.
@@ -120,7 +120,7 @@ class ObjectTable:
 
     def frame_slices(self, num_frames: int) -> np.ndarray:
         """``(num_frames + 1,)`` row offsets: frame ``f`` is rows ``[o[f], o[f+1])``."""
-        return np.searchsorted(self.frame, np.arange(num_frames + 1), side="left")
+        return frame_offsets(self.frame, num_frames)
 
     def take_frames(self, frames: np.ndarray, num_frames: int) -> "ObjectTable":
         """The rows of ``frames`` (``(M,)`` indices into ``[0, num_frames)``, repeats allowed), frame ``k`` of the
@@ -165,7 +165,7 @@ class KittiEvalData:
         if len(frames) and (frames.min() < 0 or frames.max() >= self.num_frames):
             raise ValueError(f"take_frames: frame indices must be in [0, {self.num_frames})")
         order = np.argsort(self.dontcare_frame, kind="stable")
-        dc_offsets = np.searchsorted(self.dontcare_frame[order], np.arange(self.num_frames + 1), side="left")
+        dc_offsets = frame_offsets(self.dontcare_frame[order], self.num_frames)
         dc_rows, dc_frame = frame_rows(dc_offsets, frames)
         return KittiEvalData(num_frames=len(frames), gt=self.gt.take_frames(frames, self.num_frames),
                              dt=self.dt.take_frames(frames, self.num_frames), dontcare_frame=dc_frame,
@@ -194,6 +194,12 @@ class KittiEvalData:
         return cls(num_frames=len(gt_frames), gt=_table(gt_rows, with_score=False), dt=_table(dt_rows, with_score=True),
                    dontcare_frame=np.asarray(dc_frame, dtype=np.int64), dontcare_bbox=np.asarray(dc_bbox).reshape(-1, 4),
                    frame_ids=None if frame_ids is None else list(frame_ids))
+
+
+def frame_offsets(frame: np.ndarray, num_frames: int) -> np.ndarray:
+    """``(num_frames + 1,)`` offsets of rows grouped by frame (``frame`` non-decreasing): frame ``f`` is rows
+    ``[o[f], o[f+1])``."""
+    return np.searchsorted(frame, np.arange(num_frames + 1), side="left")
 
 
 def frame_rows(offsets: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

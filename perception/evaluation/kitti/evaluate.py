@@ -29,7 +29,7 @@ import numpy as np
 
 from .data import (CLASSES, DIFFICULTIES, MAX_OCCLUSION, MAX_TRUNCATION, METRICS, MIN_HEIGHT, MIN_OVERLAP,
                    N_SAMPLE_PTS, NEIGHBOUR_CLASS, OVERLAP_SETS, KittiEvalData, check_classes, check_overlap_sets,
-                   frame_rows)
+                   frame_offsets, frame_rows)
 from .overlaps import frame_pairs, image_overlap, pair_overlaps
 
 __all__ = ["evaluate_kitti", "evaluate_kitti_resampled", "KittiEvalResult", "get_thresholds", "interpolate_precision",
@@ -239,8 +239,7 @@ class _Prepared:
         out = object.__new__(_Prepared)
         out.data, out.pairs = sub, {}
         for m, (gi, dj, ov) in self.pairs.items():    # pairs are grouped by frame (ordered by ground-truth row)
-            offsets = np.searchsorted(data.gt.frame[gi], np.arange(data.num_frames + 1), side="left")
-            rows, k = frame_rows(offsets, frames)
+            rows, k = frame_rows(frame_offsets(data.gt.frame[gi], data.num_frames), frames)
             f = frames[k]
             out.pairs[m] = (g_new[k] + gi[rows] - g_old[f], d_new[k] + dj[rows] - d_old[f], ov[rows])
         out.dontcare = self.dontcare[frame_rows(d_old, frames)[0]]

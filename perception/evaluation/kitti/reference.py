@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .data import (CLASSES, DIFFICULTIES, MAX_OCCLUSION, MAX_TRUNCATION, METRICS, MIN_HEIGHT, MIN_OVERLAP,
-                   N_SAMPLE_PTS, OVERLAP_SETS, KittiEvalData, check_classes, check_overlap_sets)
+                   N_SAMPLE_PTS, OVERLAP_SETS, KittiEvalData, check_classes, check_overlap_sets, frame_offsets)
 from .evaluate import KittiEvalResult, devkit_flags
 from .overlaps import image_overlap, pair_overlaps
 
@@ -244,7 +244,7 @@ def evaluate_kitti_reference(data: KittiEvalData, classes: Sequence[str] = CLASS
     flags = devkit_flags(data, classes)
     go = data.gt.frame_slices(data.num_frames)
     do = data.dt.frame_slices(data.num_frames)
-    co = np.searchsorted(data.dontcare_frame, np.arange(data.num_frames + 1))
+    co = frame_offsets(data.dontcare_frame, data.num_frames)
     frames = [_Frame(data, f, range(go[f], go[f + 1]), range(do[f], do[f + 1]), range(co[f], co[f + 1]), metrics)
               for f in range(data.num_frames)]
     ap, curves, skipped, cache = {}, {}, [], {}
