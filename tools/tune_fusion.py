@@ -9,7 +9,7 @@
 The first prints the rule fuser's per-class settings as config lines, with each class's gains on the tuning
 split.  ``--only NAME [--values ...]`` tunes that one setting (over its default candidates, or ``--values``;
 ``none`` is None) and holds the others at the config's values: a quick refinement after adding a setting; the
-full grid is the default (480 settings); ``--coordinate`` tunes one setting at a time from the config's values
+full grid is the default (1,440 settings); ``--coordinate`` tunes one setting at a time from the config's values
 until a sweep changes nothing (about 20 evaluations a sweep), which makes a larger tuning split affordable, then
 lets every class whose tuned settings do not beat LiDAR-only on their worst fold fall back to LiDAR-only.
 ``--clocs`` cross-fits the learned fuser (trains it with tools/train.py on all folds but one, evaluates it on
@@ -86,11 +86,13 @@ def main(argv=None) -> int:
 
 
 def _config_settings(args, cfg) -> dict:
-    """The rule fuser's settings in the config (``camera_duplicate_iou`` may be unset: None, keep all)."""
+    """The rule fuser's settings in the config (``camera_duplicate_iou`` and ``min_score`` may be unset:
+    LateFusion's defaults, None and 0, keep every object)."""
     if cfg.scorer.type != "RuleScorer":
         raise SystemExit(f"tune_fusion: --only and --coordinate need a RuleScorer config, {args.config} has "
                          f"{cfg.scorer.type}")
     current = {k: cfg.scorer.get(k) for k in SCORER_KEYS} | {k: cfg.fusion.get(k) for k in FUSION_KEYS}
+    current["min_score"] = cfg.fusion.get("min_score", 0.0)
     unset = sorted(k for k, v in current.items() if v is None and k not in (args.only, "camera_duplicate_iou"))
     if unset:
         raise SystemExit(f"tune_fusion: {args.config} does not set {unset}; --only and --coordinate start from "

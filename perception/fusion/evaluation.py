@@ -19,7 +19,7 @@ from perception.structures import Detections2D, FusedDetections
 from .detection_cache import DetectionCache
 from .late_fusion import LateFusion
 
-__all__ = ["fuse_cached", "fusion_eval_data", "evaluate_fusion", "ap_table", "bootstrap_gains", "camera_to_kitti",
+__all__ = ["fuse_cached", "camera_only_purity", "fusion_eval_data", "evaluate_fusion", "ap_table", "bootstrap_gains", "camera_to_kitti",
            "format_table", "format_gains", "EVAL_CLASSES", "SINGLE_SENSOR_ROWS"]
 
 EVAL_CLASSES = ("Car", "Pedestrian", "Cyclist")
@@ -43,6 +43,58 @@ def _calibs_and_sizes(cache: DetectionCache) -> tuple[list, list]:
     calibs = [kitti_io.read_calib(os.path.join(base, "calib", f"{fid}.txt")) for fid in cache.frame_ids]
     sizes = [kitti_io.read_image_size(os.path.join(base, "image_2", f"{fid}.png")) for fid in cache.frame_ids]
     return calibs, sizes
+
+
+def camera_only_purity(cache: DetectionCache, fusion: LateFusion, *, lidar_model: str, camera_model: str,
+                       min_iou: float = 0.5, classes: Sequence[str] = EVAL_CLASSES) -> dict:
+    """How often a camera-only object in LiDAR range is a real object the LiDAR missed, per class and camera score.
+
+    The frames are fused as ``fusion`` does but with every object kept (``min_score`` 0).  A camera-only object
+    (estimated depth within ``fusion.lidar_max_depth``) is *real* when its 2D box has IoU >= ``min_iou`` with a
+    labelled object of its class that no LiDAR-backed object of the class covers at that IoU (any difficulty;
+    DontCare regions are not counted).  Returns ``{class: {"objects": n, "real": k, "by_camera_score":
+    [(low, high, n, k), ...]}}``: what an honest score for those objects can be.
+    """
+    import copy
+
+    import torch
+
+    from perception.datasets import kitti_io
+    from perception.structures import Boxes2D, Sensor, box_iou_2d
+
+    keep_all = copy.copy(fusion)
+    keep_all.min_score = {c: 0.0 for c in fusion.min_score}
+    fused = fuse_cached(cache, keep_all, lidar_model=lidar_model, camera_model=camera_model)
+    edges = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0 + 1e-6)
+    counts = {c: torch.zeros(len(edges) - 1, 2, dtype=torch.int64) for c in classes}
+    for fid, f in zip(cache.frame_ids, fused):
+        labels = kitti_io.read_label(os.path.join(cache.data_root, "training", "label_2", f"{fid}.txt"))
+        camera_only = f.sensors == int(Sensor.CAMERA)
+        lidar_2d = f.seen_by(Sensor.LIDAR) & f.has_box2d
+        for c in classes:
+            cls = torch.tensor([n == c for n in f.names], dtype=torch.bool)
+            sel = torch.nonzero(camera_only & cls).flatten()
+            if not len(sel):
+                continue
+            depth = f.depth_range[sel].prod(dim=1).sqrt()            # the height-based depth (frustum centre)
+            sel = sel[depth <= fusion.lidar_max_depth]
+            gt = Boxes2D(torch.tensor([o.bbox for o in labels if o.type == c], dtype=torch.float32).reshape(-1, 4))
+            real = torch.zeros(len(sel), dtype=torch.bool)
+            if len(gt) and len(sel):
+                missed = torch.ones(len(gt), dtype=torch.bool)
+                own = torch.nonzero(lidar_2d & cls).flatten()
+                if len(own):
+                    missed = box_iou_2d(gt, Boxes2D(f.boxes2d.tensor[own])).max(dim=1).values < min_iou
+                iou = box_iou_2d(Boxes2D(f.boxes2d.tensor[sel]), gt)
+                real = ((iou >= min_iou) & missed[None, :]).any(dim=1)
+            score = f.camera_scores[sel]
+            for b in range(len(edges) - 1):
+                inside = (score >= edges[b]) & (score < edges[b + 1])
+                counts[c][b] += torch.tensor([int(inside.sum()), int((inside & real).sum())])
+    return {c: {"objects": int(v[:, 0].sum()), "real": int(v[:, 1].sum()),
+                "by_camera_score": [(edges[b], min(edges[b + 1], 1.0), int(v[b, 0]), int(v[b, 1]))
+                                    for b in range(len(edges) - 1)]}
+            for c, v in counts.items()}
 
 
 def camera_to_kitti(det: Detections2D) -> list:

@@ -10,7 +10,9 @@ Steps (one screen, in :meth:`LateFusion.__call__`):
    the LiDAR should have seen it.  An unmatched camera box that overlaps a LiDAR-backed object of its class
    (``camera_duplicate_iou``) is a second detection of that object, not an object only the camera saw, and is
    not kept;
-5. match the objects' 2D boxes to the panoptic thing segments (global assignment again).
+5. drop the objects whose fused score is below the output's operating point (``min_score``, per class; each
+   single-sensor detector drops its own detections below its score threshold in the same way);
+6. match the objects' 2D boxes to the panoptic thing segments (global assignment again).
 """
 from __future__ import annotations
 
@@ -83,6 +85,10 @@ class LateFusion:
         class_heights: typical heights (m) per class for that depth (``z = f_y * height / box height``).
         panoptic_categories: ``{category_id: class name}`` of the panoptic model's thing categories.
         panoptic_min_iou: IoU of an object's 2D box and a segment's extent needed to match them.
+        min_score: (per class) the fused output's operating point: an object whose fused score is below it is not
+            output, whichever sensors saw it (as SST drops its boxes below 0.1 and TridentNet below 0.05).  It is
+            what keeps a class's camera-only objects in LiDAR range out of the output when, scored honestly
+            (``camera_only_factor``), they are almost never real: ``0`` keeps every object.
         box2d: (per class) the 2D box of an object both detectors saw: ``"camera"`` (the 2D detector's), ``"lidar"`` (the
             projected 3D box, clipped) or ``"mean"`` (the two averaged, weighted by their scores).  Which is
             more accurate depends on the detectors and on how the 2D labels were drawn: KITTI's annotated boxes
@@ -93,7 +99,8 @@ class LateFusion:
                  max_centre_distance: float = 0.5, camera_only_factor: PerClass = 0.5, lidar_max_depth: float = 51.2,
                  frustum_ratio: float = 1.25, class_heights: Mapping[str, float] = KITTI_CLASS_HEIGHTS,
                  panoptic_categories: Optional[Mapping[int, str]] = None, panoptic_min_iou: float = 0.5,
-                 box2d: PerClass = "camera", camera_duplicate_iou: Optional[PerClass] = None):
+                 box2d: PerClass = "camera", camera_duplicate_iou: Optional[PerClass] = None,
+                 min_score: PerClass = 0.0):
         self.box2d = per_class(box2d, class_names, "LateFusion.box2d")
         bad = sorted({v for v in self.box2d.values() if v not in ("camera", "lidar", "mean")})
         if bad:
@@ -105,6 +112,10 @@ class LateFusion:
         bad = {c: v for c, v in self.camera_duplicate_iou.items() if v is not None and not 0.0 < v <= 1.0}
         if bad:
             raise ValueError(f"LateFusion.camera_duplicate_iou must be None or in (0, 1], got {bad}")
+        self.min_score = {c: float(v) for c, v in per_class(min_score, class_names, "LateFusion.min_score").items()}
+        bad = {c: v for c, v in self.min_score.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"LateFusion.min_score must be in [0, 1], got {bad}")
         missing = sorted(set(class_names) - set(class_heights))
         if missing:
             raise ValueError(f"LateFusion: class_heights lacks {missing}")
@@ -151,6 +162,7 @@ class LateFusion:
         unmatched = self._not_duplicates(camera, inputs.association.unmatched_b, boxes2d, lidar.names)
         camera_part = self._camera_only(camera.select(unmatched), frame_id, calib, image_size, panoptic)
         fused = FusedDetections.cat([lidar_part, camera_part])
+        fused = fused.select(fused.scores >= torch.tensor([self.min_score[n] for n in fused.names]))
         return self._match_panoptic(fused) if panoptic is not None else fused
 
     def _matched_boxes(self, names: Sequence[str], projected: torch.Tensor, camera: torch.Tensor,

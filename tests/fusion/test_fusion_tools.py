@@ -14,8 +14,8 @@ from perception.datasets import kitti_io
 from perception.fusion import LateFusion, RuleScorer
 from perception.fusion.builder import load_fusion_config
 from perception.fusion.detection_cache import DetectionCache, load_detection_cache
-from perception.fusion.evaluation import evaluate_fusion
-from perception.structures import Boxes2D, Detections2D
+from perception.fusion.evaluation import camera_only_purity, evaluate_fusion
+from perception.structures import Boxes2D, Detections2D, box_iou_2d
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLASSES = ("Car", "Pedestrian", "Cyclist")
@@ -71,6 +71,51 @@ def test_fusion_that_keeps_the_lidar_scores_keeps_the_lidar_3d_ap(cache_file):
     assert set(table["2D"]) == {"lidar_only", "camera_only", "identity", "boosted"}
 
 
+def test_lidar_only_settings_reproduce_the_lidar_only_ap_with_camera_only_objects_present(cache_file, tmp_path):
+    """The coordinate search's fallback is LiDAR-only exactly: with LIDAR_ONLY_SETTINGS the camera-only objects in
+    LiDAR range (here a true positive the LiDAR missed and a false positive per frame) fall below the output's
+    operating point, so every class's 3D and 2D AP equals LiDAR-only's; keep them (min_score 0) and 2D moves."""
+    from perception.fusion.tuning import LIDAR_ONLY_SETTINGS, SCORER_KEYS
+
+    full = load_detection_cache(cache_file)
+    lidar, camera = [], []
+    for det, cam in zip(full.lidar["sst"], full.camera["tridentnet_fast"]):
+        lidar.append(det.select(torch.arange(1, len(det))))                  # the LiDAR misses the first object
+        fp = torch.tensor([[5.0, 5.0, 45.0, 85.0]])                          # 80 px tall: within LiDAR range
+        camera.append(Detections2D(boxes=Boxes2D(torch.cat([cam.boxes.tensor, fp])),
+                                   scores=torch.cat([cam.scores, torch.tensor([0.8])]), names=[*cam.names, "Car"]))
+    cache = DetectionCache(data_root=full.data_root, frame_ids=full.frame_ids, lidar={"sst": lidar},
+                           camera={"tridentnet_fast": camera})
+    scorer = {k: LIDAR_ONLY_SETTINGS[k] for k in SCORER_KEYS}
+    fusion = {k: v for k, v in LIDAR_ONLY_SETTINGS.items() if k not in SCORER_KEYS}
+    rows = {"lidar_only_settings": LateFusion(scorer=RuleScorer(**scorer), class_names=CLASSES, **fusion),
+            "keep_all": LateFusion(scorer=RuleScorer(**scorer), class_names=CLASSES, **(fusion | {"min_score": 0.0}))}
+    table = evaluate_fusion(cache, rows, lidar_model="sst", camera_model="tridentnet_fast")
+    assert table["3D"]["lidar_only_settings"] == table["3D"]["lidar_only"]
+    assert table["2D"]["lidar_only_settings"] == table["2D"]["lidar_only"]
+    assert table["3D"]["keep_all"] == table["3D"]["lidar_only"]             # camera-only objects have no 3D box
+    assert any(table["2D"]["keep_all"][c] != table["2D"]["lidar_only"][c] for c in CLASSES)
+
+    # what the dropped objects were: per frame the missed first object (real) and the false car
+    far = LateFusion(scorer=RuleScorer(**scorer), class_names=CLASSES, **(fusion | {"lidar_max_depth": 1e6}))
+    purity = camera_only_purity(cache, far, lidar_model="sst", camera_model="tridentnet_fast")
+    first = [det.names[0] for det in full.lidar["sst"]]
+    # a missed object whose box a detected object of its class covers (IoU >= 0.5) is not one the LiDAR missed
+    covered = [bool(len(cam) > 1 and (box_iou_2d(Boxes2D(cam.boxes.tensor[:1]), Boxes2D(cam.boxes.tensor[1:]))[0]
+                                      * torch.tensor([n == cam.names[0] for n in cam.names[1:]])).max() >= 0.5)
+               for cam in full.camera["tridentnet_fast"]]
+    assert any(covered), "the fixture should hold a missed object under a detected one"
+    for c in CLASSES:
+        assert purity[c]["real"] == sum(n == c and not cov for n, cov in zip(first, covered))
+        assert purity[c]["objects"] == first.count(c) + (16 if c == "Car" else 0)
+        assert sum(n for _, _, n, _ in purity[c]["by_camera_score"]) == purity[c]["objects"]
+    car = {(lo, hi): (n, k) for lo, hi, n, k in purity["Car"]["by_camera_score"]}
+    assert car[(0.5, 1.0)] == (purity["Car"]["objects"], purity["Car"]["real"])   # scores 0.8 and 0.9
+    assert camera_only_purity(cache, fusion_rows := rows["lidar_only_settings"], lidar_model="sst",
+                              camera_model="tridentnet_fast")["Car"]["objects"] <= purity["Car"]["objects"]
+    assert fusion_rows.min_score["Car"] == 0.1        # the caller's fusion is not changed
+
+
 def test_train_and_eval_tools_run_on_the_cache(cache_file, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     work = tmp_path / "work"
@@ -82,8 +127,8 @@ def test_train_and_eval_tools_run_on_the_cache(cache_file, tmp_path):
     assert (work / "iter_3.pth").is_file()
     out = tmp_path / "eval.json"
     cmd = [sys.executable, "tools/eval_fusion.py", "configs/fusion/fusion_rule_sim.py",
-           "configs/fusion/fusion_clocs_sim.py", "--cache", str(cache_file), "--out", str(out), "--bootstrap", "3",
-           "--unforced-last-sample"]
+           "configs/fusion/fusion_clocs_sim.py", "--cache", str(cache_file), "--out", str(out),
+           "--camera-only-purity", "--bootstrap", "3", "--unforced-last-sample"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     table = json.loads(out.read_text())
@@ -96,6 +141,7 @@ def test_train_and_eval_tools_run_on_the_cache(cache_file, tmp_path):
     assert car["gain"] == pytest.approx(table["2D"]["fusion_rule_sim"]["Car"] - table["2D"][car["baseline"]]["Car"])
     assert "Gain over the better single sensor" in proc.stdout
     assert set(table["unforced_last_sample"]["2D"]) == set(table["2D"]) and "Sensitivity check" in proc.stdout
+    assert set(table["camera_only_purity"]["fusion_rule_sim"]) == set(CLASSES) and "are real" in proc.stdout
     proc = subprocess.run(cmd[:-2] + ["-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and "--bootstrap must be >= 0, got -1" in proc.stderr
 
@@ -149,7 +195,7 @@ def test_tuning_picks_per_class_settings_with_the_best_worst_case_gain(cache_fil
 
     cache = load_detection_cache(cache_file)
     grid = {"boost": (0.0, 1.0), "miss_factor": (1.0,), "camera_only_factor": (0.01,), "box2d": ("lidar", "camera"),
-            "camera_duplicate_iou": (None,)}
+            "camera_duplicate_iou": (None,), "min_score": (0.0,)}
     result = tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid,
                               progress=False)
     assert result["combinations"] == 4 and set(result["settings"]) == set(CLASSES)
@@ -159,7 +205,7 @@ def test_tuning_picks_per_class_settings_with_the_best_worst_case_gain(cache_fil
         # that setting's, and 3D cannot lose when every detection is a true positive
         assert min(d3, d2) >= -1e-9 or result["settings"][c]["boost"] == 0.0
         assert set(result["settings"][c]) == {"boost", "miss_factor", "camera_only_factor", "box2d",
-                                              "camera_duplicate_iou"}
+                                              "camera_duplicate_iou", "min_score"}
 
 
 def test_tune_tool_only_refines_one_setting_and_holds_the_config_values(cache_file, tmp_path):
@@ -177,6 +223,7 @@ def test_tune_tool_only_refines_one_setting_and_holds_the_config_values(cache_fi
         assert s["camera_duplicate_iou"] in (None, 0.5)
         assert s["box2d"] == cfg.fusion.box2d[c] and s["camera_only_factor"] == cfg.fusion.camera_only_factor[c]
         assert s["boost"] == cfg.scorer.boost[c] and s["miss_factor"] == cfg.scorer.miss_factor
+        assert s["min_score"] == cfg.fusion.min_score
     assert "camera_duplicate_iou=" in proc.stdout
     bad = subprocess.run([sys.executable, "tools/tune_fusion.py", "configs/fusion/fusion_clocs_sim.py", "--cache",
                           str(cache_file), "--only", "boost"], cwd=REPO, capture_output=True, text=True, timeout=600)
@@ -184,19 +231,22 @@ def test_tune_tool_only_refines_one_setting_and_holds_the_config_values(cache_fi
 
 
 def test_coordinate_search_starts_from_the_given_settings_and_stays_in_the_grid(cache_file):
-    from perception.fusion.tuning import tune_rule_fusion_coordinates
+    from perception.fusion.tuning import LIDAR_ONLY_SETTINGS, tune_rule_fusion_coordinates
 
     cache = load_detection_cache(cache_file)
     grid = {"boost": (0.0, 1.0), "miss_factor": (0.8, 1.0), "camera_only_factor": (0.01,),
-            "box2d": ("lidar", "camera"), "camera_duplicate_iou": (None, 0.5)}
+            "box2d": ("lidar", "camera"), "camera_duplicate_iou": (None, 0.5), "min_score": (0.0,)}
     start = {"boost": {"Car": 1.0, "Pedestrian": 0.0, "Cyclist": 0.0}, "miss_factor": 1.0,
-             "camera_only_factor": 0.01, "box2d": "camera", "camera_duplicate_iou": None}
+             "camera_only_factor": 0.01, "box2d": "camera", "camera_duplicate_iou": None, "min_score": 0.0}
     result = tune_rule_fusion_coordinates(cache, {}, start=start, lidar_model="sst", camera_model="tridentnet_fast",
                                           grid=grid, progress=False)
-    # 2 + 2 + 1 + 2 + 2 a sweep, then the LiDAR-only fallback
-    assert 1 <= result["sweeps"] <= 2 and result["evaluations"] == result["sweeps"] * 9 + 1
+    # 2 + 2 + 1 + 2 + 2 + 1 a sweep, then the LiDAR-only fallback
+    assert 1 <= result["sweeps"] <= 2 and result["evaluations"] == result["sweeps"] * 10 + 1
     for c in CLASSES:
         s = result["settings"][c]
+        if c in result["lidar_only_classes"]:    # the fallback (its min_score, SST's cut, is not in this grid)
+            assert s == LIDAR_ONLY_SETTINGS
+            continue
         assert all(s[k] in grid[k] for k in grid), s
         d3, d2 = result["gains"][c]
         assert min(d3, d2) >= -1e-9 or s["boost"] == 0.0   # as the full grid: never below the identity setting
@@ -209,7 +259,7 @@ def test_coordinate_search_falls_back_to_lidar_only_for_a_class_it_cannot_improv
     # A grid that holds only harmful settings (camera-only objects at the full camera score and the noisy-OR
     # boost, boxes from the camera): every class that it makes worse on a fold must fall back.
     grid = {"boost": (1.0,), "miss_factor": (0.0,), "camera_only_factor": (1.0,), "box2d": ("camera",),
-            "camera_duplicate_iou": (None,)}
+            "camera_duplicate_iou": (None,), "min_score": (0.0,)}
     start = {k: v[0] for k, v in grid.items()}
     common = dict(lidar_model="sst", camera_model="tridentnet_fast", progress=False, folds=2)
     tuned = tune_rule_fusion(cache, {}, grid=grid, **common)
@@ -229,7 +279,7 @@ def test_worst_fold_criterion(cache_file):
 
     cache = load_detection_cache(cache_file)
     grid = {"boost": (0.0, 1.0), "miss_factor": (1.0,), "camera_only_factor": (0.01,), "box2d": ("lidar",),
-            "camera_duplicate_iou": (None,)}
+            "camera_duplicate_iou": (None,), "min_score": (0.0,)}
     result = tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid, folds=2,
                               progress=False)
     assert result["folds"] == 2 and result["combinations"] == 2

@@ -99,6 +99,26 @@ def test_unmatched_camera_boxes_on_a_lidar_object_of_their_class_are_duplicates(
         _fusion(scene, camera_duplicate_iou=1.5)
 
 
+def test_min_score_drops_objects_below_the_output_operating_point_whichever_sensor_saw_them(scene, frame):
+    lidar, camera, _ = frame
+    run = lambda **kw: _fusion(scene, **kw)(frame_id="f", calib=scene.calib, image_size=scene.image_size,
+                                            lidar=lidar, camera=camera)
+    # scores as in test_rows_scores_and_sensors: car 0.78 (both), pedestrian 0.30 (LiDAR, missed by the camera),
+    # car 0.80 (LiDAR, behind the camera), cyclist 0.35 (camera only)
+    assert run(min_score=0.0).names == ["Car", "Pedestrian", "Car", "Cyclist"]
+    assert run(min_score=0.3).names == ["Car", "Pedestrian", "Car", "Cyclist"]    # at the cut: kept
+    assert run(min_score=0.32).names == ["Car", "Car", "Cyclist"]                 # a LiDAR-backed object goes too
+    out = run(min_score={"Car": 0.79, "Pedestrian": 0.0, "Cyclist": 0.4})          # per class
+    assert out.names == ["Pedestrian", "Car"]
+    torch.testing.assert_close(out.scores, torch.tensor([0.30, 0.80]))
+    assert out.sensor_names(0) == ["lidar"] and out.sensor_names(1) == ["lidar"]
+    assert len(run(min_score=1.0)) == 0
+    with pytest.raises(ValueError, match=r"min_score must be in \[0, 1\]"):
+        _fusion(scene, min_score={"Car": 0.1, "Pedestrian": -0.1, "Cyclist": 0.1})
+    with pytest.raises(ValueError, match="min_score: no value for classes"):
+        _fusion(scene, min_score={"Car": 0.1})
+
+
 @pytest.mark.parametrize("mode", ["camera", "lidar", "mean"])
 def test_box2d_of_matched_objects(scene, frame, mode):
     lidar, camera, proj = frame
