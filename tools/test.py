@@ -14,7 +14,7 @@ import os.path as osp
 
 from mmengine.runner import Runner
 
-from perception.engine import init_distributed
+from perception.engine import distributed_session
 from perception.engine.runner_setup import DictAction, load_config
 
 
@@ -35,18 +35,18 @@ def main(argv=None) -> dict:
     random_init = args.checkpoint == "random"
     if not random_init and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f"checkpoint file not found: {args.checkpoint}")
-    backend = init_distributed(args.launcher)
-    cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
-                      data_root=args.data_root)
-    if backend == "gloo":
-        cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
-    cfg.load_from = None if random_init else args.checkpoint
-    runner = Runner.from_cfg(cfg)
-    if random_init:
-        runner.logger.info("evaluating the randomly initialised model (checkpoint 'random')")
-        if hasattr(runner.model, "init_weights"):
-            runner.model.init_weights()
-    return runner.test()
+    with distributed_session(args.launcher) as backend:
+        cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
+                          data_root=args.data_root)
+        if backend == "gloo":
+            cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+        cfg.load_from = None if random_init else args.checkpoint
+        runner = Runner.from_cfg(cfg)
+        if random_init:
+            runner.logger.info("evaluating the randomly initialised model (checkpoint 'random')")
+            if hasattr(runner.model, "init_weights"):
+                runner.model.init_weights()
+        return runner.test()
 
 
 if __name__ == "__main__":

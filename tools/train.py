@@ -13,7 +13,7 @@ import argparse
 
 from mmengine.runner import Runner
 
-from perception.engine import init_distributed
+from perception.engine import distributed_session
 from perception.engine.runner_setup import DictAction, load_config
 
 
@@ -33,17 +33,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    backend = init_distributed(args.launcher)
-    cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
-                      data_root=args.data_root)
-    if backend == "gloo":
-        cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
-    if args.resume == "auto":
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    with distributed_session(args.launcher) as backend:
+        cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
+                          data_root=args.data_root)
+        if backend == "gloo":
+            cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+        if args.resume == "auto":
+            cfg.resume, cfg.load_from = True, None
+        elif args.resume is not None:
+            cfg.resume, cfg.load_from = True, args.resume
+        runner = Runner.from_cfg(cfg)
+        runner.train()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Distributed training that also works on CPU-only machines (gloo)."""
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 import torch.distributed as dist
@@ -10,7 +11,7 @@ from mmengine.model import MMDistributedDataParallel
 
 from perception.registry import MODEL_WRAPPERS
 
-__all__ = ["DeviceAwareDDP", "init_distributed"]
+__all__ = ["DeviceAwareDDP", "distributed_session", "init_distributed", "shutdown_distributed"]
 
 
 @MODEL_WRAPPERS.register_module()
@@ -52,3 +53,41 @@ def init_distributed(launcher: str) -> str:
     if not dist.is_initialized():
         dist.init_process_group(backend="gloo")
     return "gloo"
+
+
+def shutdown_distributed(*, wait_for_peers: bool = True) -> None:
+    """Destroy the process group (gloo or NCCL) while the interpreter is still fully alive.
+
+    A process that exits with its group still alive leaves gloo's worker threads
+    holding finished work (and the tensors in it) for interpreter finalisation,
+    which can abort the process with SIGABRT after a successful run.  Call this
+    at the end of every ``--launcher pytorch`` entry point.
+
+    Args:
+        wait_for_peers: meet every rank at a barrier first, so no rank tears its
+            connections down while another still talks to it (e.g. rank 0 saving
+            the last checkpoint).  Pass ``False`` on an error path, where a peer
+            may be gone and a barrier would only wait for the timeout.
+    """
+    if not dist.is_available() or not dist.is_initialized():
+        return
+    if wait_for_peers:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def distributed_session(launcher: str) -> Iterator[str]:
+    """``with distributed_session(args.launcher) as backend:`` around a tool's work.
+
+    Starts the process group like :func:`init_distributed` (yielding its
+    backend) and always destroys it on the way out: after a barrier when the
+    work finished, at once when it raised.
+    """
+    backend = init_distributed(launcher)
+    try:
+        yield backend
+    except BaseException:
+        shutdown_distributed(wait_for_peers=False)
+        raise
+    shutdown_distributed()

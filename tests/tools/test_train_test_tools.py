@@ -10,10 +10,24 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = "configs/centerpoint_pillar/centerpoint_pillar_sim_tiny.py"
 
 
+def without_warnings(text: str) -> str:
+    """``text`` less Python's warning lines (and the source line each quotes), so a failure shows its cause."""
+    kept, skip_next = [], False
+    for line in text.splitlines():
+        if skip_next and line.startswith("  "):
+            skip_next = False
+            continue
+        skip_next = "Warning: " in line
+        if not skip_next:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def run(args, **kwargs):
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, **kwargs)
-    assert proc.returncode == 0, f"{' '.join(map(str, args))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    assert proc.returncode == 0, (f"{' '.join(map(str, args))} failed:\n{proc.stdout[-3000:]}\n"
+                                  f"{without_warnings(proc.stderr)[-8000:]}")
     return proc
 
 
