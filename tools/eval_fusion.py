@@ -10,6 +10,9 @@ bootstrap resamples of the frames (how much of a difference the split's size can
 others (a check of how much of a difference that sample makes; not the benchmark's number).
 ``--camera-only-purity`` adds, per class and camera score, how many of the camera-only objects in LiDAR range
 are real objects the LiDAR missed (with every object kept, ``min_score`` 0): what an honest score for them is.
+``--class-isolated`` adds the APs with each class evaluated on its own detections only: the devkit lets short
+boxes of any class absorb the evaluated class's ground truth, so one class's AP can move with another's boxes
+(a diagnostic beside the devkit's numbers).
 """
 from __future__ import annotations
 
@@ -19,8 +22,8 @@ import os
 
 from perception.fusion.builder import build_late_fusion, load_fusion_config
 from perception.fusion.detection_cache import load_detection_cache
-from perception.fusion.evaluation import (ap_table, bootstrap_gains, camera_only_purity, format_gains, format_table,
-                                         fusion_eval_data)
+from perception.fusion.evaluation import (ap_table, bootstrap_gains, camera_only_purity, class_isolated_table,
+                                         format_gains, format_table, fusion_eval_data)
 from perception.utils.fileio import atomic_write_text
 
 
@@ -38,6 +41,9 @@ def main(argv=None) -> int:
                              "instead of always (a check of the metric, not the benchmark's number)")
     parser.add_argument("--camera-only-purity", action="store_true",
                         help="also how many camera-only objects in LiDAR range are real (per class and camera score)")
+    parser.add_argument("--class-isolated", action="store_true",
+                        help="also the APs with each class evaluated on its own detections only (the devkit lets "
+                             "short boxes of any class absorb ground truth; a diagnostic)")
     args = parser.parse_args(argv)
     if args.bootstrap < 0:
         parser.error(f"--bootstrap must be >= 0, got {args.bootstrap}")
@@ -58,6 +64,10 @@ def main(argv=None) -> int:
         print("Sensitivity check, not the devkit's AP: the last true positive sampled only when its recall reaches "
               "the next 1/40 step\n")
         print(format_table(table["unforced_last_sample"]))
+    if args.class_isolated:
+        table["class_isolated"] = class_isolated_table(data)
+        print("Diagnostic, not the devkit's AP: each class evaluated on its own detections only\n")
+        print(format_table(table["class_isolated"]))
     if args.camera_only_purity:
         table["camera_only_purity"] = {}
         for name, fusion in fusions.items():

@@ -19,7 +19,7 @@ from perception.structures import Detections2D, FusedDetections
 from .detection_cache import DetectionCache
 from .late_fusion import LateFusion
 
-__all__ = ["fuse_cached", "camera_only_purity", "fusion_eval_data", "evaluate_fusion", "ap_table", "bootstrap_gains", "camera_to_kitti",
+__all__ = ["fuse_cached", "camera_only_purity", "fusion_eval_data", "evaluate_fusion", "ap_table", "bootstrap_gains", "class_isolated_table", "camera_to_kitti",
            "format_table", "format_gains", "EVAL_CLASSES", "SINGLE_SENSOR_ROWS"]
 
 EVAL_CLASSES = ("Car", "Pedestrian", "Cyclist")
@@ -168,6 +168,23 @@ def ap_table(data: Mapping[str, Mapping], *, force_last_threshold: bool = True) 
     forced last recall sample (:func:`perception.evaluation.kitti.evaluate.get_thresholds`)."""
     return {metric: {row: _ap(d, metric, force_last_threshold) for row, d in rows.items()}
             for metric, rows in data.items()}
+
+
+def class_isolated_table(data: Mapping[str, Mapping]) -> dict:
+    """:func:`ap_table` with each class evaluated on its own detections only
+    (:meth:`~perception.evaluation.kitti.KittiEvalData.only_detections_of`).
+
+    The devkit lets short detections of any class absorb the evaluated class's ground truth, so a fuser that
+    changes only car boxes can move the pedestrian AP; this table separates such effects from the class's own
+    detections.  A diagnostic beside the devkit's numbers, never instead of them.
+    """
+    out = {}
+    for metric, rows in data.items():
+        out[metric] = {}
+        for row, d in rows.items():
+            per_class = {c: _ap(d.only_detections_of(c), metric)[c] for c in EVAL_CLASSES}
+            out[metric][row] = per_class | {"mean": sum(per_class.values()) / len(per_class)}
+    return out
 
 
 SINGLE_SENSOR_ROWS = {"3D": ("lidar_only",), "2D": ("lidar_only", "camera_only")}

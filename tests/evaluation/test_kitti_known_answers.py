@@ -244,3 +244,23 @@ def test_the_forced_last_sample_can_make_an_added_true_positive_lower_r40(obj):
         res = evaluate_kitti(KittiEvalData.from_objects(gt, dt), classes=["Car"], metrics=["3D"],
                              force_last_threshold=False)
         assert ap(res, "3D") == pytest.approx(34 / 40 * 100)
+
+
+def test_short_box_of_another_class_absorbs_ground_truth_as_the_devkit_does(obj):
+    # 80 frames, one moderate pedestrian (30 px high) each, found by a pedestrian box at 0.5.  In frames 0..39 a
+    # car box 24 px high (under moderate's 25 px, so "ignored" whatever its class) covers it at 0.9.  The devkit's
+    # threshold pass matches each object to the highest-scored box over the overlap, ignored ones included, so
+    # there the car box takes the pedestrian (neither TP nor missed) and only 40 TP scores of 80 counted objects
+    # are sampled: recall 0 .. 1/2 (21 samples).  Its precision pass prefers a counted box and finds all 80 TPs
+    # (precision 1), so R40 = 20 x 1 / 40: half the AP gone over boxes of another class.
+    ped = dict(type="Pedestrian", bbox=(100.0, 100.0, 120.0, 130.0), dims=(1.7, 0.6, 0.8))
+    short_car = dict(type="Car", bbox=(100.0, 106.0, 120.0, 130.0))
+    gt = [[obj(**ped)] for _ in range(N)]
+    dt = [[obj(score=0.5, **ped)] + ([obj(score=0.9, **short_car)] if f < 40 else []) for f in range(N)]
+    res = evaluate(gt, dt, classes=["Pedestrian"], metrics=["2D"])
+    assert ap(res, "2D", cls="Pedestrian") == pytest.approx(50.0)
+    data = KittiEvalData.from_objects(gt, dt)
+    isolated = evaluate_kitti(data.only_detections_of("Pedestrian"), classes=["Pedestrian"], metrics=["2D"])
+    assert ap(isolated, "2D", cls="Pedestrian") == pytest.approx(100.0)
+    assert len(data.only_detections_of("Pedestrian").dt) == N and len(data.only_detections_of("car").dt) == 40
+    assert len(data.dt) == N + 40 and len(data.gt) == N  # the original is left as it was

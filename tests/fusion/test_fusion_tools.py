@@ -128,7 +128,7 @@ def test_train_and_eval_tools_run_on_the_cache(cache_file, tmp_path):
     out = tmp_path / "eval.json"
     cmd = [sys.executable, "tools/eval_fusion.py", "configs/fusion/fusion_rule_sim.py",
            "configs/fusion/fusion_clocs_sim.py", "--cache", str(cache_file), "--out", str(out),
-           "--camera-only-purity", "--bootstrap", "3", "--unforced-last-sample"]
+           "--camera-only-purity", "--class-isolated", "--bootstrap", "3", "--unforced-last-sample"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     table = json.loads(out.read_text())
@@ -142,6 +142,10 @@ def test_train_and_eval_tools_run_on_the_cache(cache_file, tmp_path):
     assert "Gain over the better single sensor" in proc.stdout
     assert set(table["unforced_last_sample"]["2D"]) == set(table["2D"]) and "Sensitivity check" in proc.stdout
     assert set(table["camera_only_purity"]["fusion_rule_sim"]) == set(CLASSES) and "are real" in proc.stdout
+    isolated = table["class_isolated"]
+    assert set(isolated["2D"]) == set(table["2D"]) and "each class evaluated on its own detections" in proc.stdout
+    # (the numbers themselves: test_kitti_known_answers' short-box case and the in-process test below)
+    assert all(0.0 <= v <= 100.0 for rows in isolated.values() for r in rows.values() for v in r.values())
     proc = subprocess.run(cmd[:-2] + ["-1"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2 and "--bootstrap must be >= 0, got -1" in proc.stderr
 
@@ -298,3 +302,19 @@ def test_worst_fold_criterion(cache_file):
     with pytest.raises(ValueError, match="split has 2 folds, folds=3"):
         tune_rule_fusion(cache, {}, lidar_model="sst", camera_model="tridentnet_fast", grid=grid, split=split,
                          folds=3)
+
+
+def test_class_isolated_table_evaluates_each_class_on_its_own_detections(cache_file):
+    from perception.fusion.evaluation import ap_table, class_isolated_table, fusion_eval_data
+
+    cache = load_detection_cache(cache_file)
+    data = fusion_eval_data(cache, {}, lidar_model="sst", camera_model="tridentnet_fast")
+    isolated = class_isolated_table(data)
+    # the same rows filtered at the source: camera detections of one class only, evaluated by the devkit rule
+    for c in CLASSES:
+        only = DetectionCache(data_root=cache.data_root, frame_ids=cache.frame_ids, lidar=cache.lidar,
+                              camera={"tridentnet_fast": [d.select(torch.tensor([n == c for n in d.names],
+                                                                                dtype=torch.bool))
+                                                          for d in cache.camera["tridentnet_fast"]]})
+        direct = ap_table(fusion_eval_data(only, {}, lidar_model="sst", camera_model="tridentnet_fast"))
+        assert isolated["2D"]["camera_only"][c] == pytest.approx(direct["2D"]["camera_only"][c], abs=1e-9)

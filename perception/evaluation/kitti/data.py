@@ -122,6 +122,14 @@ class ObjectTable:
         """``(num_frames + 1,)`` row offsets: frame ``f`` is rows ``[o[f], o[f+1])``."""
         return frame_offsets(self.frame, num_frames)
 
+    def select(self, rows: np.ndarray) -> "ObjectTable":
+        """The rows where the ``(N,)`` bool mask ``rows`` is set, in their order."""
+        rows = np.asarray(rows, dtype=bool).reshape(-1)
+        if len(rows) != len(self):
+            raise ValueError(f"select: mask of {len(rows)} rows for a table of {len(self)}")
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return ObjectTable(**{k: v if v is None else v[rows] for k, v in fields.items()})
+
     def take_frames(self, frames: np.ndarray, num_frames: int) -> "ObjectTable":
         """The rows of ``frames`` (``(M,)`` indices into ``[0, num_frames)``, repeats allowed), frame ``k`` of the
         result being frame ``frames[k]`` of this table, rows in their order within each frame."""
@@ -171,6 +179,16 @@ class KittiEvalData:
                              dt=self.dt.take_frames(frames, self.num_frames), dontcare_frame=dc_frame,
                              dontcare_bbox=self.dontcare_bbox[order][dc_rows],
                              frame_ids=None if self.frame_ids is None else [self.frame_ids[f] for f in frames])
+
+    def only_detections_of(self, cls: str) -> "KittiEvalData":
+        """This evaluation with the detections of class ``cls`` alone (ground truth and DontCare unchanged).
+
+        The devkit ignores a detection shorter than a difficulty's minimum height whatever its class, and such
+        an ignored detection can absorb ground truth of the evaluated class (which then counts neither as a
+        true positive nor as missed), so one class's AP moves with the other classes' short boxes.  Evaluated
+        on this, class ``cls``'s AP depends on its own detections only: a diagnostic, not the devkit's number.
+        """
+        return dataclasses.replace(self, dt=self.dt.select(self.dt.name == cls.lower()))
 
     @classmethod
     def from_objects(cls, gt_frames: Sequence[Sequence], dt_frames: Sequence[Sequence],
