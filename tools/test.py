@@ -37,9 +37,7 @@ def main(argv=None) -> dict:
         raise FileNotFoundError(f"checkpoint file not found: {args.checkpoint}")
     with distributed_session(args.launcher) as backend:
         cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
-                          data_root=args.data_root)
-        if backend == "gloo":
-            cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+                          data_root=args.data_root, dist_backend=backend)
         cfg.load_from = None if random_init else args.checkpoint
         runner = Runner.from_cfg(cfg)
         if random_init:

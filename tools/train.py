@@ -35,9 +35,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     with distributed_session(args.launcher) as backend:
         cfg = load_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
-                          data_root=args.data_root)
-        if backend == "gloo":
-            cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
+                          data_root=args.data_root, dist_backend=backend)
         if args.resume == "auto":
             cfg.resume, cfg.load_from = True, None
         elif args.resume is not None:

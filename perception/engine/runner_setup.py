@@ -43,10 +43,12 @@ def override_data_root(cfg: Config, data_root: str) -> int:
 
 
 def load_config(config: str, *, work_dir: Optional[str], cfg_options: Optional[dict], launcher: str,
-                data_root: Optional[str] = None) -> Config:
+                data_root: Optional[str] = None, dist_backend: str = "none") -> Config:
     """Load ``config``, apply ``--cfg-options`` and pick the work dir.
 
     ``data_root`` replaces every dataloader's data root (:func:`override_data_root`).
+    ``dist_backend`` is :func:`perception.engine.init_distributed`'s answer: for ``'gloo'`` the Runner is told
+    to use it (mmengine would start NCCL).
     The work dir is, in order: ``--work-dir``, the config's ``work_dir``,
     ``./work_dirs/<config name>``.
     """
@@ -60,6 +62,8 @@ def load_config(config: str, *, work_dir: Optional[str], cfg_options: Optional[d
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
+    if dist_backend == "gloo":
+        cfg.setdefault("env_cfg", {}).setdefault("dist_cfg", {})["backend"] = "gloo"
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get("work_dir") is None:

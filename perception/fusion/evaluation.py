@@ -178,11 +178,18 @@ def class_isolated_table(data: Mapping[str, Mapping]) -> dict:
     changes only car boxes can move the pedestrian AP; this table separates such effects from the class's own
     detections.  A diagnostic beside the devkit's numbers, never instead of them.
     """
+    from perception.evaluation.kitti import evaluate_kitti
+
+    def isolated_ap(d, metric: str, cls: str) -> float:
+        res = evaluate_kitti(d.only_detections_of(cls), metrics=(metric,), classes=(cls,),
+                             overlap_sets=_REQUEST["overlap_sets"])
+        return res.ap["strict"][metric][cls]["moderate"]["R40"]
+
     out = {}
     for metric, rows in data.items():
         out[metric] = {}
         for row, d in rows.items():
-            per_class = {c: _ap(d.only_detections_of(c), metric)[c] for c in EVAL_CLASSES}
+            per_class = {c: isolated_ap(d, metric, c) for c in EVAL_CLASSES}
             out[metric][row] = per_class | {"mean": sum(per_class.values()) / len(per_class)}
     return out
 

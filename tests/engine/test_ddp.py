@@ -6,7 +6,7 @@ from perception.engine import distributed_session, shutdown_distributed
 
 
 @pytest.fixture
-def torchrun_env(monkeypatch, tmp_path):
+def torchrun_env(monkeypatch):
     """The environment torchrun gives a world of one rank."""
     for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
                        "MASTER_PORT": "29531"}.items():

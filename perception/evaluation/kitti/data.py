@@ -127,15 +127,18 @@ class ObjectTable:
         rows = np.asarray(rows, dtype=bool).reshape(-1)
         if len(rows) != len(self):
             raise ValueError(f"select: mask of {len(rows)} rows for a table of {len(self)}")
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return ObjectTable(**{k: v if v is None else v[rows] for k, v in fields.items()})
+        return self._rows(rows)
 
     def take_frames(self, frames: np.ndarray, num_frames: int) -> "ObjectTable":
         """The rows of ``frames`` (``(M,)`` indices into ``[0, num_frames)``, repeats allowed), frame ``k`` of the
         result being frame ``frames[k]`` of this table, rows in their order within each frame."""
         rows, new_frame = frame_rows(self.frame_slices(num_frames), frames)
+        return self._rows(rows, frame=new_frame)
+
+    def _rows(self, rows: np.ndarray, **replace) -> "ObjectTable":
+        """A table of ``rows`` (indices or a bool mask) of every field, then the fields in ``replace``."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return ObjectTable(**{k: v if v is None else v[rows] for k, v in fields.items()} | {"frame": new_frame})
+        return ObjectTable(**{k: v if v is None else v[rows] for k, v in fields.items()} | replace)
 
 
 @dataclasses.dataclass
